@@ -1,1 +1,209 @@
-//! spec
+//! Loading and checking an OCI bundle's `config.json`.
+//!
+//! Everything that can be checked without touching the system is checked here, before a
+//! state directory, cgroup or process exists, so bad input leaves nothing behind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+/// Annotation listing syscall names that may be unknown to pinhole (comma separated, or `*`).
+pub const ANNOTATION_SECCOMP_OPTIONAL: &str = "run.pinhole.seccomp.optional";
+
+/// Errors from reading or checking a bundle's configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The bundle directory or its config.json cannot be read.
+    #[error("read {path}: {source}")]
+    Read {
+        /// File that could not be read.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// config.json is not a valid OCI runtime spec; `field` is the JSON path of the problem.
+    #[error("{path}: {field}: {message}")]
+    Parse {
+        /// config.json path.
+        path: PathBuf,
+        /// JSON path of the offending field (e.g. `process.capabilities.bounding[2]`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A field is missing or has a value pinhole cannot run.
+    #[error("config.json: {field}: {message}")]
+    Invalid {
+        /// The offending field.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl SpecError {
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        SpecError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A bundle: its absolute directory and its parsed, checked spec.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    /// The parsed runtime spec.
+    pub spec: Spec,
+    /// Absolute path of the root filesystem.
+    pub rootfs: PathBuf,
+}
+
+impl Bundle {
+    /// Reads `<dir>/config.json`, parses it and checks the fields pinhole needs.
+    pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
+        let dir = fs::canonicalize(dir).map_err(|source| SpecError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join("config.json");
+        let text = fs::read(&path).map_err(|source| SpecError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let spec = parse(&path, &text)?;
+        let rootfs = check(&dir, &spec)?;
+        Ok(Bundle { dir, spec, rootfs })
+    }
+}
+
+/// Parses a runtime spec, naming the JSON path of the first problem.
+pub fn parse(path: &Path, text: &[u8]) -> Result<Spec, SpecError> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| SpecError::Parse {
+        path: path.to_path_buf(),
+        field: match e.path().to_string() {
+            p if p == "." => "(document)".to_string(),
+            p => p,
+        },
+        message: e.inner().to_string(),
+    })
+}
+
+/// Checks what the spec must hold to be run; returns the absolute rootfs path.
+fn check(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("root", "missing"))?;
+    let rootfs = dir.join(root.path());
+    let meta = fs::metadata(&rootfs).map_err(|e| {
+        SpecError::invalid("root.path", format!("{}: {e}", rootfs.display()))
+    })?;
+    if !meta.is_dir() {
+        return Err(SpecError::invalid(
+            "root.path",
+            format!("{}: not a directory", rootfs.display()),
+        ));
+    }
+    let rootfs = fs::canonicalize(&rootfs)
+        .map_err(|e| SpecError::invalid("root.path", format!("{}: {e}", rootfs.display())))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("process", "missing"))?;
+    check_process(process)?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("linux", "missing"))?;
+    let namespaces = linux.namespaces().as_deref().unwrap_or_default();
+    let mut seen = Vec::new();
+    for (i, ns) in namespaces.iter().enumerate() {
+        if seen.contains(&ns.typ()) {
+            return Err(SpecError::invalid(
+                format!("linux.namespaces[{i}].type"),
+                format!("namespace {} listed twice", ns.typ()),
+            ));
+        }
+        seen.push(ns.typ());
+        if let Some(p) = ns.path() {
+            if !p.is_absolute() {
+                return Err(SpecError::invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{}: must be absolute", p.display()),
+                ));
+            }
+            if let Err(e) = fs::metadata(p) {
+                return Err(SpecError::invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{}: {e}", p.display()),
+                ));
+            }
+        }
+    }
+    if !seen.contains(&LinuxNamespaceType::Mount) {
+        return Err(SpecError::invalid(
+            "linux.namespaces",
+            "a mount namespace is required (pinhole never shares the host's mount table)",
+        ));
+    }
+    let has_userns = seen.contains(&LinuxNamespaceType::User);
+    if !has_userns && (linux.uid_mappings().is_some() || linux.gid_mappings().is_some()) {
+        let mapped = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+        if mapped {
+            return Err(SpecError::invalid(
+                "linux.uidMappings",
+                "mappings given without a user namespace",
+            ));
+        }
+    }
+    Ok(rootfs)
+}
+
+/// Checks a process section (the container's or an exec's).
+pub fn check_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    let args = process.args().as_deref().unwrap_or_default();
+    if args.is_empty() || args[0].is_empty() {
+        return Err(SpecError::invalid("process.args", "missing or empty"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(SpecError::invalid(
+            "process.cwd",
+            format!("{:?}: must be absolute", process.cwd()),
+        ));
+    }
+    for (i, e) in process.env().as_deref().unwrap_or_default().iter().enumerate() {
+        if !e.contains('=') || e.contains('\0') {
+            return Err(SpecError::invalid(
+                format!("process.env[{i}]"),
+                format!("{e:?}: not KEY=VALUE"),
+            ));
+        }
+    }
+    if process.terminal() == Some(true) {
+        return Err(SpecError::invalid(
+            "process.terminal",
+            "terminal mode needs a console socket, which the pinhole CLI does not provide; use the containerd shim",
+        ));
+    }
+    Ok(())
+}
+
+/// Syscall names the spec allows to be unknown (annotation [`ANNOTATION_SECCOMP_OPTIONAL`]).
+pub fn optional_syscalls(spec: &Spec) -> Vec<String> {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION_SECCOMP_OPTIONAL))
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}

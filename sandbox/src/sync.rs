@@ -1,1 +1,108 @@
-//! sync
+//! The channel between the host-side pinhole process and a container's init.
+//!
+//! Length-prefixed JSON frames over a `SOCK_STREAM` socketpair. The init process is a fresh
+//! exec of the pinhole binary, so allocating and serialising there is safe.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Largest frame accepted (a spec with a large seccomp profile is far below this).
+const MAX_FRAME: u32 = 16 << 20;
+
+/// Messages the init side sends to the host side.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromInit {
+    /// The first stage entered its user namespace (if any) and waits for id maps and cgroup.
+    NeedSetup {
+        /// Host pid of the first stage.
+        pid: i32,
+    },
+    /// The container's init (PID 1 of a new PID namespace) exists.
+    Pid {
+        /// Its host pid.
+        pid: i32,
+    },
+    /// The container is fully set up and waits for `start`.
+    Ready,
+    /// Setup failed.
+    Error {
+        /// One line naming what failed.
+        message: String,
+    },
+}
+
+/// Messages the host side sends to the init side.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToInit {
+    /// Id maps written and pid placed in the cgroup: go on.
+    SetupDone,
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel {
+    stream: UnixStream,
+}
+
+impl Channel {
+    /// A connected pair (both ends close-on-exec).
+    pub fn pair() -> io::Result<(Channel, Channel)> {
+        let (a, b) = UnixStream::pair()?;
+        Ok((Channel { stream: a }, Channel { stream: b }))
+    }
+
+    /// Wraps an inherited fd.
+    ///
+    /// # Safety
+    /// `fd` must be an open socket owned by nobody else.
+    pub unsafe fn from_raw_fd(fd: RawFd) -> Channel {
+        // SAFETY: the caller guarantees fd is an open, unowned socket.
+        Channel {
+            stream: unsafe { UnixStream::from_raw_fd(fd) },
+        }
+    }
+
+    /// The raw fd (to hand to a child).
+    pub fn raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    /// Consumes the channel, returning its fd.
+    pub fn into_fd(self) -> OwnedFd {
+        self.stream.into()
+    }
+
+    /// Sends one message.
+    pub fn send<T: Serialize>(&mut self, msg: &T) -> io::Result<()> {
+        let body = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        let mut frame = Vec::with_capacity(body.len() + 4);
+        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&body);
+        self.stream.write_all(&frame)
+    }
+
+    /// Receives one message; `Ok(None)` when the peer closed the channel.
+    pub fn recv<T: DeserializeOwned>(&mut self) -> io::Result<Option<T>> {
+        let mut len = [0u8; 4];
+        match self.stream.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let len = u32::from_le_bytes(len);
+        if len > MAX_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("sync frame of {len} bytes is too large"),
+            ));
+        }
+        let mut body = vec![0u8; len as usize];
+        self.stream.read_exact(&mut body)?;
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}

@@ -1,1 +1,29 @@
-//! container
+//! Container lifecycle on the host side: one file per verb (youki style).
+//!
+//! State lives in `<root>/<id>/`: `state.json`, a copy of the spec (`config.json`), the
+//! compiled seccomp program (`seccomp.bpf`, reused by exec) and, while the container is
+//! created but not started, the start gate socket.
+
+mod create;
+mod delete;
+mod error;
+mod exec;
+mod kill;
+mod root;
+mod run;
+mod spawn;
+mod start;
+mod state;
+mod wait;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use error::Error;
+pub use exec::{exec, saved_spec, ExecOptions};
+pub use kill::{kill, parse_signal};
+pub use root::{validate_id, Root, DEFAULT_ROOT};
+pub use run::run;
+pub use spawn::Stdio;
+pub use start::start;
+pub use state::{State, Status};
+pub use wait::{become_subreaper, block_signals, wait_forwarding};

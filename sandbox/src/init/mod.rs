@@ -1,1 +1,183 @@
-//! init
+//! The container init: a fresh exec of the pinhole binary that builds the container.
+//!
+//! The host-side process (`create`, `exec`, the shim) never forks to do container setup
+//! itself: it execs a sealed copy of the pinhole binary with the `init` role and sends it
+//! an [`InitConfig`] on a socketpair. That process is single-threaded, so it may enter
+//! namespaces, fork into a new PID namespace and set up the rootfs freely.
+//!
+//! Stages:
+//! 1. (container only) bind the start gate in the state directory, with host credentials;
+//! 2. join/create namespaces, let the host write id maps and place us in the cgroup,
+//!    fork into the PID namespace ([`namespaces::enter`]);
+//! 3. (container only) rootfs, hostname, sysctl, masked/readonly paths;
+//! 4. rlimits, oom score, cwd, executable lookup, fds made close-on-exec;
+//! 5. (container only) report ready, block on the gate until `start`;
+//! 6. bounding set, user, capability sets, no_new_privs, seccomp — then execve.
+
+pub mod config;
+pub mod gate;
+pub mod namespaces;
+pub mod process;
+
+use std::io::Write;
+use std::os::fd::RawFd;
+
+use oci_spec::runtime::LinuxNamespaceType;
+
+pub use config::{InitConfig, InitKind, NsEntry, SeccompPlan};
+
+use crate::caps::CapSets;
+use crate::seccomp::Filter;
+use crate::sync::{Channel, FromInit};
+
+/// Environment variable carrying the sync fd number to an init process.
+pub const SYNC_FD_ENV: &str = "_PINHOLE_SYNC_FD";
+
+/// An init failure: one line, reported to whoever waits for us.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InitError(pub String);
+
+impl InitError {
+    /// An error with a message.
+    pub fn msg(m: impl Into<String>) -> InitError {
+        InitError(m.into())
+    }
+}
+
+/// Entry point of the `init` role. Never returns.
+pub fn main() -> ! {
+    let fd: RawFd = match std::env::var(SYNC_FD_ENV).ok().and_then(|v| v.parse().ok()) {
+        Some(fd) => fd,
+        None => {
+            eprintln!("pinhole: init: {SYNC_FD_ENV} not set; this role is internal");
+            std::process::exit(2);
+        }
+    };
+    // SAFETY: the host side passed this fd to us and nothing else in this process uses it.
+    let mut sync = unsafe { Channel::from_raw_fd(fd) };
+    let cfg: InitConfig = match sync.recv() {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => std::process::exit(1),
+        Err(e) => {
+            let _ = sync.send(&FromInit::Error {
+                message: format!("init: read config: {e}"),
+            });
+            std::process::exit(1);
+        }
+    };
+    let err = run(&cfg, &mut sync);
+    let _ = sync.send(&FromInit::Error {
+        message: err.to_string(),
+    });
+    std::process::exit(1);
+}
+
+/// Runs every stage; returns only on failure (before the gate) — later failures are
+/// reported on the gate connection and exit directly.
+fn run(cfg: &InitConfig, sync: &mut Channel) -> InitError {
+    match stages(cfg, sync) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+enum Never {}
+
+fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
+    let gate = match cfg.kind {
+        InitKind::Container => Some(
+            gate::Gate::listen(&cfg.state_dir)
+                .map_err(|e| InitError::msg(format!("start gate: {e}")))?,
+        ),
+        InitKind::Exec => None,
+    };
+    namespaces::enter(cfg, sync)?;
+    // A session of our own: the workload must not share the caller's controlling terminal.
+    let _ = nix::unistd::setsid();
+
+    if cfg.kind == InitKind::Container {
+        rootfs_prepare(&cfg.spec, &cfg.rootfs, &cfg.cgroup_dirs)
+            .map_err(|e| InitError::msg(e.to_string()))?;
+        if cfg.creates_ns(LinuxNamespaceType::Uts) {
+            process::set_hostname(&cfg.spec)?;
+        }
+        process::apply_sysctl(&cfg.spec)?;
+        rootfs_finalize(&cfg.spec).map_err(|e| InitError::msg(e.to_string()))?;
+    }
+    process::apply_rlimits(&cfg.process)?;
+    process::apply_oom_score_adj(&cfg.process);
+    process::enter_cwd(&cfg.process)?;
+    let exec = process::Exec::prepare(&cfg.process)?;
+    let caps = CapSets::from_spec(cfg.process.capabilities().as_ref())
+        .map_err(|e| InitError::msg(e.to_string()))?;
+    let filter = match &cfg.seccomp {
+        Some(plan) => Some((
+            Filter::from_bytes(&plan.program).map_err(|e| InitError::msg(e.to_string()))?,
+            plan.flags.clone(),
+        )),
+        None => None,
+    };
+    process::cloexec_from_3();
+
+    match gate {
+        Some(gate) => {
+            sync.send(&FromInit::Ready)
+                .map_err(|e| InitError::msg(format!("sync: {e}")))?;
+            let mut conn = gate
+                .wait()
+                .map_err(|e| InitError::msg(format!("start gate: {e}")))?;
+            let err = finish(cfg, &caps, filter.as_ref(), &exec);
+            let _ = conn.write_all(err.to_string().as_bytes());
+            std::process::exit(127);
+        }
+        None => Err(finish(cfg, &caps, filter.as_ref(), &exec)),
+    }
+}
+
+type FilterPlan = (Filter, Vec<oci_spec::runtime::LinuxSeccompFilterFlag>);
+
+/// Drops privileges, installs seccomp and execs. Returns only on failure.
+fn finish(cfg: &InitConfig, caps: &CapSets, filter: Option<&FilterPlan>, exec: &Exec) -> InitError {
+    let nnp = cfg.process.no_new_privileges().unwrap_or(false);
+    let install = |f: &FilterPlan| {
+        crate::seccomp::install(&f.0, &f.1).map_err(|e| InitError::msg(format!("seccomp: {e}")))
+    };
+    let steps = || -> Result<(), InitError> {
+        caps.apply_bounding().map_err(|e| InitError::msg(e.to_string()))?;
+        if !nnp {
+            // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while
+            // we still hold it. The filter then also covers the calls below.
+            if let Some(f) = filter {
+                install(f)?;
+            }
+        }
+        process::switch_user(&cfg.process)?;
+        caps.apply_process_sets().map_err(|e| InitError::msg(e.to_string()))?;
+        if nnp {
+            process::set_no_new_privs()?;
+            if let Some(f) = filter {
+                install(f)?;
+            }
+        }
+        Ok(())
+    };
+    match steps() {
+        Ok(()) => exec.exec(),
+        Err(e) => e,
+    }
+}
+
+use process::Exec;
+
+// TEMPORARY until rootfs::prepare/finalize land.
+fn rootfs_prepare(
+    _: &oci_spec::runtime::Spec,
+    _: &std::path::Path,
+    _: &[(String, std::path::PathBuf)],
+) -> Result<(), InitError> {
+    Err(InitError::msg("rootfs setup not wired yet"))
+}
+fn rootfs_finalize(_: &oci_spec::runtime::Spec) -> Result<(), InitError> {
+    Ok(())
+}

@@ -1,1 +1,92 @@
-//! seccomp
+//! OCI `linux.seccomp` → classic-BPF compiler, cache and installer.
+//!
+//! Profiles are data, compiled once into a [`Filter`] by pinhole's own compiler (seccompiler's
+//! `SeccompFilter` allows a single match action per filter; OCI profiles mix actions).
+//!
+//! # Program layout
+//!
+//! ```text
+//!   ld  arch
+//!   jeq AUDIT_ARCH_X86_64 → X86_64      ; one jeq per covered audit arch
+//!   jeq AUDIT_ARCH_I386   → X86
+//!   ret KILL_PROCESS                    ; bad arch (libseccomp's default)
+//! X86_64:
+//!   ld  nr
+//!   jge 0x40000000 → X32                ; X32_SYSCALL_BIT set
+//!   <tree over x86_64 numbers>
+//! X32:
+//!   jeq 0xffffffff → ret default        ; nr -1 (tracer skip) is not x32
+//!   <tree over x32 numbers>  | ret KILL_PROCESS when SCMP_ARCH_X32 is not listed
+//! X86:
+//!   ld  nr
+//!   <tree over i386 numbers>
+//! ```
+//!
+//! A tree is a binary search over the sorted syscall numbers that have rules (`jge pivot`),
+//! so a syscall without rules costs O(log n) instructions. Leaves (≤ 4 syscalls) are:
+//!
+//! ```text
+//!   jeq nr_a → RET_ALLOW                ; unconditional: straight to a shared ret,
+//!   jeq nr_b → RET_ERRNO1               ;   so the kernel's constant-action cache applies
+//!   jeq nr_c → BLOCK_C                  ; rules with argument conditions
+//!   ret default
+//! RET_ALLOW: ret ALLOW
+//! RET_ERRNO1: ret ERRNO(1)
+//! BLOCK_C: <rule 1 conditions, each jumping to the next rule on failure> ret action1
+//!          <rule 2 ...> ret action2
+//!          ret fallback
+//! ```
+//!
+//! Conditional jumps whose target is more than 255 instructions ahead get a `BPF_JA`
+//! trampoline (see `asm.rs`). Programs over 4096 instructions are rejected with
+//! [`SeccompError::TooLarge`].
+//!
+//! # Semantics
+//!
+//! - Architectures: the native one is always covered; listed `SCMP_ARCH_X86`, `SCMP_ARCH_X32`
+//!   (x86_64 hosts) are added. Architectures the host kernel can never report (ARM on x86_64,
+//!   …) are ignored: their code would be unreachable.
+//! - Names: a name is known if any covered arch has it; on arches lacking it, it is skipped.
+//!   Unknown names are an error unless listed in `optional` (or `optional` holds `"*"`).
+//! - Rules for the same syscall are tried in profile order and the first whose conditions all
+//!   hold (AND) decides. An unconditional rule ends the chain, so when one syscall has several
+//!   conflicting unconditional actions the first one wins.
+//! - Conditions compare 64-bit arguments as unsigned (hi, lo) halves like libseccomp;
+//!   `SCMP_CMP_MASKED_EQ` is `(arg & value) == valueTwo`. On i386 only the low 32 bits exist
+//!   and only they are compared (values are truncated, as libseccomp does).
+//! - Actions: ALLOW, LOG, ERRNO (`errnoRet`, default EPERM, at most 4095), KILL/KILL_THREAD,
+//!   KILL_PROCESS, TRAP. NOTIFY and TRACE are rejected.
+
+mod asm;
+mod cache;
+mod compile;
+mod error;
+mod filter;
+mod install;
+mod names;
+
+#[cfg(test)]
+mod interp;
+#[cfg(test)]
+mod tests;
+
+use oci_spec::runtime::LinuxSeccomp;
+
+pub use asm::MAX_INSTRUCTIONS;
+pub use cache::{cache_key, compile_cached, COMPILER_VERSION};
+pub use error::SeccompError;
+pub use filter::Filter;
+pub use install::{filter_flags, install};
+
+/// Compiles an OCI seccomp profile into a BPF filter.
+///
+/// `optional` lists syscall names that may be unknown on every covered architecture (`"*"`
+/// makes every unknown name optional). Also validates `linux.seccomp.flags`.
+pub fn compile(seccomp: &LinuxSeccomp, optional: &[String]) -> Result<Filter, SeccompError> {
+    compile::compile(seccomp, optional)
+}
+
+/// Checks that a profile compiles (names, actions, arguments, flags, size).
+pub fn validate(seccomp: &LinuxSeccomp, optional: &[String]) -> Result<(), SeccompError> {
+    compile(seccomp, optional).map(drop)
+}

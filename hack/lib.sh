@@ -1,0 +1,95 @@
+# Shared helpers for the hack/ scripts. Source it, don't run it:
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Helpers return non-zero on failure even when called where `set -e` is off (cmd || ...).
+# Sets REPO (absolute repo root) and TARGET_DIR (cargo's target dir).
+# shellcheck shell=bash
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO/$TARGET_DIR ;; esac
+
+# Debian packages the scripts rely on (Debian 12 names).
+PINHOLE_APT_PACKAGES=(containerd runc crun busybox-static hyperfine jq protobuf-compiler
+  libseccomp-dev pkg-config libc6-dev)
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# as_root CMD...: run CMD as root (directly when we are root, else through sudo -n).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"
+  else die "need root to run: $*"
+  fi
+}
+
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "$(basename "$0") must run as root (containers need it)"
+}
+
+# ensure_packages PKG...: install the Debian packages that are missing. Runs apt-get update only
+# when something is missing. Default: all of PINHOLE_APT_PACKAGES.
+ensure_packages() {
+  [ $# -gt 0 ] || set -- "${PINHOLE_APT_PACKAGES[@]}"
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null 2>&1 || die "missing packages (${missing[*]}) and no apt-get to install them"
+  log "installing: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+}
+
+# ensure_cargo: make sure cargo (and rustfmt/clippy when WITH_LINT=1) is usable.
+ensure_cargo() {
+  if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+  fi
+  command -v cargo >/dev/null 2>&1 || die "cargo not found (install the Rust toolchain with rustup)"
+  if [ "${WITH_LINT:-0}" = 1 ]; then
+    local comp
+    for comp in rustfmt clippy; do
+      if ! cargo "${comp/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null 2>&1 || die "cargo $comp missing and no rustup to add it"
+        log "adding rust component $comp"
+        rustup component add "$comp"
+      fi
+    done
+  fi
+}
+
+# build_pinhole_release: cargo build --release -p pinhole-sandbox; sets PINHOLE_BIN.
+build_pinhole_release() {
+  log "cargo build --release -p pinhole-sandbox"
+  (cd "$REPO" && cargo build --release -p pinhole-sandbox) || return
+  PINHOLE_BIN=$TARGET_DIR/release/pinhole
+  [ -x "$PINHOLE_BIN" ] || die "build succeeded but $PINHOLE_BIN is missing"
+}
+
+# build_rootfs: run hack/build-rootfs.sh into its default location; sets ROOTFS.
+build_rootfs() {
+  local script=$REPO/hack/build-rootfs.sh
+  [ -f "$script" ] || die "$script does not exist yet"
+  log "hack/build-rootfs.sh $TARGET_DIR/pinhole-test"
+  bash "$script" "$TARGET_DIR/pinhole-test" || return
+  ROOTFS=$TARGET_DIR/pinhole-test/rootfs
+  [ -x "$ROOTFS/bin/busybox" ] || [ -x "$ROOTFS/bin/sh" ] || die "no usable rootfs at $ROOTFS"
+}
+
+# write_bundle DIR ROOTFS [JQ-FILTER [JQ-ARGS...]]: an OCI bundle (config.json from `runc spec`,
+# rootless bits removed) whose root is ROOTFS (absolute), then JQ-FILTER applied to the spec.
+write_bundle() {
+  local dir=$1 rootfs=$2 filter=${3:-.}
+  shift $(($# < 3 ? $# : 3))
+  command -v runc >/dev/null 2>&1 || die "runc not found (needed for 'runc spec')"
+  mkdir -p "$dir"
+  (cd "$dir" && rm -f config.json && runc spec) || return
+  jq --arg root "$rootfs" "$@" '
+    .root.path = $root | .process.terminal = false | '"$filter" "$dir/config.json" >"$dir/config.json.new" || return
+  mv "$dir/config.json.new" "$dir/config.json"
+}

@@ -1,0 +1,212 @@
+//! `create`: build a container and leave it blocked right before its execve.
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::spawn::{self, Progress, Stdio};
+use super::state::{now_rfc3339, proc_stat, State, Status};
+use super::{Error, Root};
+use crate::caps::CapSets;
+use crate::cgroups::Cgroup;
+use crate::init::{InitConfig, InitKind, NsEntry, SeccompPlan};
+use crate::spec::Bundle;
+
+/// File name of the compiled seccomp program in a state directory.
+pub(crate) const SECCOMP_FILE: &str = "seccomp.bpf";
+/// File name of the spec copy in a state directory.
+pub(crate) const SPEC_FILE: &str = "config.json";
+
+/// Options of [`create`].
+#[derive(Debug, Default)]
+pub struct CreateOptions {
+    /// Write the init's host pid here.
+    pub pid_file: Option<PathBuf>,
+    /// The container's standard streams.
+    pub stdio: Stdio,
+}
+
+/// Removes what a failed create made, in reverse order.
+struct Cleanup<'a> {
+    state_dir: Option<&'a Path>,
+    cgroup: Option<&'a Cgroup>,
+    armed: bool,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(cg) = self.cgroup {
+            let _ = cg.kill_all(Signal::SIGKILL);
+            let _ = cg.remove();
+        }
+        if let Some(dir) = self.state_dir {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Checks everything that can be checked before touching the system.
+pub(crate) struct Checked {
+    pub bundle: Bundle,
+    pub cgroup: Cgroup,
+    pub seccomp: Option<SeccompPlan>,
+}
+
+/// Validates a bundle for `id`: spec, rootfs, capabilities, sysctl, cgroup, seccomp.
+pub(crate) fn check(root: &Root, id: &str, bundle_dir: &Path) -> Result<Checked, Error> {
+    super::validate_id(id)?;
+    let bundle = Bundle::load(bundle_dir)?;
+    let spec = &bundle.spec;
+    crate::rootfs::validate(spec, &bundle.dir)?;
+    let process = spec.process().as_ref().expect("checked by Bundle::load");
+    CapSets::from_spec(process.capabilities().as_ref())?;
+    let linux = spec.linux().as_ref().expect("checked by Bundle::load");
+    let creates = |name: &str| {
+        linux.namespaces().iter().flatten().any(|n| {
+            crate::init::namespaces::proc_name(n.typ()) == name && n.path().is_none()
+        })
+    };
+    crate::init::process::validate_sysctl(spec, creates)
+        .map_err(|m| Error::Other(format!("config.json: {m}")))?;
+    let cgroup = Cgroup::new(linux.cgroups_path().as_deref(), id)?;
+    if let Some(r) = linux.resources() {
+        crate::cgroups::validate(r)?;
+    }
+    let seccomp = match linux.seccomp() {
+        Some(sc) => {
+            let optional = crate::spec::optional_syscalls(spec);
+            let filter = crate::seccomp::compile_cached(&root.seccomp_cache(), sc, &optional)?;
+            Some(SeccompPlan {
+                program: filter.to_bytes(),
+                flags: sc.flags().clone().unwrap_or_default(),
+            })
+        }
+        None => None,
+    };
+    Ok(Checked {
+        bundle,
+        cgroup,
+        seccomp,
+    })
+}
+
+/// Creates container `id` from the bundle at `bundle_dir`.
+///
+/// On success the container's init exists, is fully set up and waits for [`super::start`].
+/// On failure nothing is left behind: no process, cgroup or state directory.
+pub fn create(root: &Root, id: &str, bundle_dir: &Path, opts: CreateOptions) -> Result<State, Error> {
+    let Checked {
+        bundle,
+        cgroup,
+        seccomp,
+    } = check(root, id, bundle_dir)?;
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref().expect("checked by Bundle::load");
+
+    let state_dir = root.state_dir(id);
+    match fs::DirBuilder::new().mode(0o711).create(&state_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(id.to_string()))
+        }
+        Err(e) => return Err(Error::io("create state directory", &state_dir)(e)),
+    }
+    let mut cleanup = Cleanup {
+        state_dir: Some(&state_dir),
+        cgroup: None,
+        armed: true,
+    };
+    let spec_json = serde_json::to_vec(spec).map_err(|e| Error::Other(e.to_string()))?;
+    fs::write(state_dir.join(SPEC_FILE), spec_json)
+        .map_err(Error::io("write", state_dir.join(SPEC_FILE)))?;
+    if let Some(sc) = &seccomp {
+        fs::write(state_dir.join(SECCOMP_FILE), &sc.program)
+            .map_err(Error::io("write", state_dir.join(SECCOMP_FILE)))?;
+    }
+
+    cgroup.create()?;
+    cleanup.cgroup = Some(&cgroup);
+    if let Some(r) = linux.resources() {
+        cgroup.apply(r)?;
+    }
+
+    let cfg = InitConfig {
+        kind: InitKind::Container,
+        id: id.to_string(),
+        spec: spec.clone(),
+        process: spec.process().clone().expect("checked by Bundle::load"),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        state_dir: state_dir.clone(),
+        namespaces: namespaces_of(spec),
+        uid_mappings: linux.uid_mappings().clone().unwrap_or_default(),
+        gid_mappings: linux.gid_mappings().clone().unwrap_or_default(),
+        seccomp,
+        cgroup_dirs: cgroup.dirs(),
+    };
+    let new_userns = cfg.creates_ns(LinuxNamespaceType::User);
+    let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;
+    let mut progress = Progress::default();
+    let result = spawn::handshake(&mut spawned, true, &mut progress, |pid| {
+        if new_userns {
+            spawn::write_id_maps(pid, &cfg.uid_mappings, &cfg.gid_mappings)?;
+        }
+        cgroup.add_pid(pid)?;
+        Ok(())
+    });
+    // The first stage exits once it has forked the container init; reap it. Without a PID
+    // namespace the direct child is the container itself and must not be waited for.
+    if progress.pid.is_some() && progress.pid != Some(spawned.child.id() as i32) {
+        let _ = spawned.child.wait();
+    }
+    if let Err(e) = result {
+        let _ = spawned.child.kill();
+        let _ = spawned.child.wait();
+        return Err(e);
+    }
+    let pid = progress
+        .pid
+        .ok_or_else(|| Error::Init("init reported ready without a pid".into()))?;
+    let (_, start) = proc_stat(pid)
+        .ok_or_else(|| Error::Init(format!("container init {pid} vanished after setup")))?;
+    let state = State {
+        oci_version: spec.version().clone(),
+        id: id.to_string(),
+        status: Status::Created,
+        pid,
+        bundle: bundle.dir.clone(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        rootfs: bundle.rootfs.clone(),
+        created: now_rfc3339(),
+        init_start_time: start,
+        cgroup_path: cgroup.path().to_path_buf(),
+    };
+    state.save(&state_dir)?;
+    if let Some(p) = &opts.pid_file {
+        fs::write(p, pid.to_string()).map_err(Error::io("write pid file", p))?;
+    }
+    cleanup.armed = false;
+    Ok(state)
+}
+
+/// The spec's namespaces, as init entries.
+pub(crate) fn namespaces_of(spec: &Spec) -> Vec<NsEntry> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .map(|v| {
+            v.iter()
+                .map(|n| NsEntry {
+                    typ: n.typ(),
+                    path: n.path().clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

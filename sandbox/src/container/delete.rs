@@ -1,0 +1,42 @@
+//! `delete`: remove a stopped container (or, forced, a live one) and everything it used.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::state::{State, Status};
+use super::{Error, Root};
+use crate::cgroups::Cgroup;
+
+/// Deletes container `id`: its processes (with `force`), cgroup and state directory.
+///
+/// A created container is killed like runc does; a running one needs `force`.
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
+    let state = State::load(root, id)?;
+    let cg = Cgroup::new(Some(&state.cgroup_path), id)?;
+    match state.status {
+        Status::Running if !force => {
+            return Err(Error::WrongStatus {
+                id: id.to_string(),
+                status: state.status.to_string(),
+                what: "stop it first or use --force",
+            })
+        }
+        Status::Stopped => {}
+        _ => {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.pid), Signal::SIGKILL);
+        }
+    }
+    // Whatever is left in the cgroup (a container without a PID namespace can leave
+    // orphans behind its init) goes too.
+    if cg.exists() {
+        cg.kill_all(Signal::SIGKILL)?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state.init_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cg.remove()?;
+    let dir = root.state_dir(id);
+    std::fs::remove_dir_all(&dir).map_err(Error::io("remove state directory", &dir))
+}

@@ -1,0 +1,111 @@
+//! `exec`: start another process inside a running container, under the same sandbox.
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccompFilterFlag, Process, Spec};
+
+use super::create::{SECCOMP_FILE, SPEC_FILE};
+use super::spawn::{self, Progress, Stdio};
+use super::state::{State, Status};
+use super::{Error, Root};
+use crate::cgroups::Cgroup;
+use crate::init::{InitConfig, InitKind, NsEntry, SeccompPlan};
+
+/// Options of [`exec`].
+#[derive(Debug, Default)]
+pub struct ExecOptions {
+    /// The process standard streams.
+    pub stdio: Stdio,
+}
+
+/// The container's spec as saved at create time.
+pub fn saved_spec(root: &Root, id: &str) -> Result<Spec, Error> {
+    let path = root.state_dir(id).join(SPEC_FILE);
+    let text = std::fs::read(&path).map_err(Error::io("read", &path))?;
+    Ok(crate::spec::parse(&path, &text)?)
+}
+
+/// Starts `process` in running container `id`: it joins every namespace and the cgroup of
+/// the container and gets the container's seccomp filter; user, capabilities and
+/// no_new_privs come from `process`. Returns the new process's host pid once it has
+/// exec'ed. The caller should be a subreaper to wait for it (it is our grandchild when the
+/// container has a PID namespace).
+pub fn exec(root: &Root, id: &str, process: Process, opts: ExecOptions) -> Result<i32, Error> {
+    crate::spec::check_process(&process)?;
+    crate::caps::CapSets::from_spec(process.capabilities().as_ref())?;
+    let state = State::load(root, id)?;
+    if state.status != Status::Running {
+        return Err(Error::WrongStatus {
+            id: id.to_string(),
+            status: state.status.to_string(),
+            what: "exec needs a running container",
+        });
+    }
+    let spec = saved_spec(root, id)?;
+    let namespaces: Vec<NsEntry> = super::create::namespaces_of(&spec)
+        .into_iter()
+        .map(|n| NsEntry {
+            path: Some(PathBuf::from(format!(
+                "/proc/{}/ns/{}",
+                state.pid,
+                crate::init::namespaces::proc_name(n.typ)
+            ))),
+            typ: n.typ,
+        })
+        .collect();
+    let seccomp_path = root.state_dir(id).join(SECCOMP_FILE);
+    let seccomp = match std::fs::read(&seccomp_path) {
+        Ok(program) => Some(SeccompPlan {
+            program,
+            flags: seccomp_flags(&spec),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read", &seccomp_path)(e)),
+    };
+    let cgroup = Cgroup::new(Some(&state.cgroup_path), id)?;
+    let cfg = InitConfig {
+        kind: InitKind::Exec,
+        id: id.to_string(),
+        spec: spec.clone(),
+        process,
+        bundle: state.bundle.clone(),
+        rootfs: state.rootfs.clone(),
+        state_dir: root.state_dir(id),
+        namespaces,
+        uid_mappings: Vec::new(),
+        gid_mappings: Vec::new(),
+        seccomp,
+        cgroup_dirs: Vec::new(),
+    };
+    debug_assert!(cfg.has_ns(LinuxNamespaceType::Mount));
+    let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;
+    let mut progress = Progress::default();
+    let result = spawn::handshake(&mut spawned, false, &mut progress, |pid| {
+        cgroup.add_pid(pid).map_err(Error::from)
+    });
+    if progress.pid.is_some() && progress.pid != Some(spawned.child.id() as i32) {
+        let _ = spawned.child.wait();
+    }
+    if let Err(e) = result {
+        let _ = spawned.child.kill();
+        let _ = spawned.child.wait();
+        if let Some(pid) = progress.pid {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        return Err(e);
+    }
+    progress
+        .pid
+        .ok_or_else(|| Error::Init("exec process exited without reporting its pid".into()))
+}
+
+fn seccomp_flags(spec: &Spec) -> Vec<LinuxSeccompFilterFlag> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .and_then(|s| s.flags().clone())
+        .unwrap_or_default()
+}

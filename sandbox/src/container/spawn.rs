@@ -1,0 +1,150 @@
+//! Starting an init process (a sealed re-exec of pinhole) and talking it through setup.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+use oci_spec::runtime::LinuxIdMapping;
+
+use super::Error;
+use crate::init::{InitConfig, SYNC_FD_ENV};
+use crate::sync::{Channel, FromInit, ToInit};
+
+/// The fd number the sync channel gets in the init process.
+const CHILD_SYNC_FD: i32 = 3;
+
+/// Standard streams for the container process (`None` = inherit ours).
+#[derive(Debug, Default)]
+pub struct Stdio {
+    /// stdin.
+    pub stdin: Option<OwnedFd>,
+    /// stdout.
+    pub stdout: Option<OwnedFd>,
+    /// stderr.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// A running init that has not finished setup yet.
+pub(crate) struct Spawned {
+    /// The direct child (the first stage; the container process itself when no PID
+    /// namespace is involved).
+    pub child: Child,
+    /// Host side of the sync channel.
+    pub sync: Channel,
+}
+
+/// Execs a sealed copy of this binary in the `init` role and sends it `cfg`.
+pub(crate) fn spawn_init(cfg: &InitConfig, stdio: Stdio) -> Result<Spawned, Error> {
+    let exe = crate::selfexe::sealed_copy()
+        .map_err(|e| Error::Other(format!("copy pinhole binary into a sealed memfd: {e}")))?;
+    let (mut ours, theirs) =
+        Channel::pair().map_err(|e| Error::Other(format!("create sync socketpair: {e}")))?;
+    let theirs_fd = theirs.raw_fd();
+    let mut cmd = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
+    cmd.arg0("pinhole")
+        .arg("init")
+        .env_clear()
+        .env(SYNC_FD_ENV, CHILD_SYNC_FD.to_string());
+    if let Some(fd) = stdio.stdin {
+        cmd.stdin(fd);
+    }
+    if let Some(fd) = stdio.stdout {
+        cmd.stdout(fd);
+    }
+    if let Some(fd) = stdio.stderr {
+        cmd.stderr(fd);
+    }
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (dup2, fcntl) on fds that are open in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if theirs_fd == CHILD_SYNC_FD {
+                if libc::fcntl(CHILD_SYNC_FD, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(theirs_fd, CHILD_SYNC_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::Other(format!("start init process: {e}")))?;
+    drop(theirs);
+    drop(exe);
+    ours.send(cfg)
+        .map_err(|e| Error::Init(format!("send config to init: {e}")))?;
+    Ok(Spawned { child, sync: ours })
+}
+
+/// How far setup went; filled in as the init reports.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// Host pid of the first stage.
+    pub first_stage: Option<i32>,
+    /// Host pid of the container (or exec) process.
+    pub pid: Option<i32>,
+}
+
+/// Drives the handshake until the init is ready (`expect_ready`) or has exec'ed.
+///
+/// `setup` runs when the first stage asks for id maps and cgroup placement.
+pub(crate) fn handshake(
+    spawned: &mut Spawned,
+    expect_ready: bool,
+    progress: &mut Progress,
+    mut setup: impl FnMut(i32) -> Result<(), Error>,
+) -> Result<(), Error> {
+    loop {
+        let msg = spawned
+            .sync
+            .recv::<FromInit>()
+            .map_err(|e| Error::Init(format!("sync with init: {e}")))?;
+        match msg {
+            Some(FromInit::NeedSetup { pid }) => {
+                progress.first_stage = Some(pid);
+                setup(pid)?;
+                spawned
+                    .sync
+                    .send(&ToInit::SetupDone)
+                    .map_err(|e| Error::Init(format!("sync with init: {e}")))?;
+            }
+            Some(FromInit::Pid { pid }) => progress.pid = Some(pid),
+            Some(FromInit::Ready) if expect_ready => return Ok(()),
+            Some(FromInit::Ready) => return Err(Error::Init("init: unexpected ready".into())),
+            Some(FromInit::Error { message }) => return Err(Error::Init(message)),
+            None if !expect_ready && progress.pid.is_some() => return Ok(()),
+            None => {
+                return Err(Error::Init(
+                    "init process exited during setup without reporting an error".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// Writes `/proc/PID/{uid,gid}_map` for a new user namespace.
+pub(crate) fn write_id_maps(
+    pid: i32,
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+) -> Result<(), Error> {
+    let fmt = |m: &[LinuxIdMapping]| -> String {
+        m.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    for (file, maps, field) in [
+        ("gid_map", gid, "linux.gidMappings"),
+        ("uid_map", uid, "linux.uidMappings"),
+    ] {
+        if maps.is_empty() {
+            continue;
+        }
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, fmt(maps))
+            .map_err(|e| Error::Other(format!("config.json: {field}: write {path}: {e}")))?;
+    }
+    Ok(())
+}

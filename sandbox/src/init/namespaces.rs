@@ -1,0 +1,149 @@
+//! Entering namespaces: join by path, create the rest, fork into a new PID namespace.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::unistd::{fork, getpid, setresgid, setresuid, ForkResult, Gid, Uid};
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::config::{InitConfig, NsEntry};
+use super::InitError;
+use crate::sync::{Channel, FromInit, ToInit};
+
+/// The clone flag of a namespace type.
+pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+/// The name of a namespace type under /proc/PID/ns.
+pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Order in which namespaces are joined: user first (it grants the capabilities needed for
+/// the others), mount last (it changes how later paths resolve).
+fn join_rank(typ: LinuxNamespaceType) -> u8 {
+    match typ {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 9,
+        _ => 5,
+    }
+}
+
+/// Result of [`enter`] in the process that goes on.
+pub enum Entered {
+    /// This process is the container's init (or exec process).
+    Init,
+}
+
+/// Joins and creates namespaces; forks into a new or joined PID namespace.
+///
+/// Returns only in the process that becomes the container process; a forking first stage
+/// reports the child's pid on `sync` and exits.
+pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError> {
+    // Open every path first, while the host's /proc and paths are still what we see.
+    let mut joins: Vec<(&NsEntry, File)> = Vec::new();
+    for ns in &cfg.namespaces {
+        if let Some(p) = &ns.path {
+            let f = File::open(p).map_err(|e| {
+                InitError::msg(format!(
+                    "open {} namespace {}: {e}",
+                    proc_name(ns.typ),
+                    p.display()
+                ))
+            })?;
+            joins.push((ns, f));
+        }
+    }
+    joins.sort_by_key(|(ns, _)| join_rank(ns.typ));
+    let mut in_userns = false;
+    for (ns, f) in &joins {
+        setns(f.as_fd(), clone_flag(ns.typ)).map_err(|e| {
+            InitError::msg(format!(
+                "join {} namespace {}: {e}",
+                proc_name(ns.typ),
+                ns.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            ))
+        })?;
+        if ns.typ == LinuxNamespaceType::User {
+            in_userns = true;
+        }
+    }
+    drop(joins);
+
+    if cfg.creates_ns(LinuxNamespaceType::User) {
+        unshare(CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| InitError::msg(format!("create user namespace: {e}")))?;
+        in_userns = true;
+    }
+    // The host side writes id maps and places us in the cgroup before anything forks.
+    sync.send(&FromInit::NeedSetup {
+        pid: getpid().as_raw(),
+    })
+    .map_err(|e| InitError::msg(format!("sync: {e}")))?;
+    match sync.recv::<ToInit>() {
+        Ok(Some(ToInit::SetupDone)) => {}
+        Ok(None) => return Err(InitError::msg("sync: host side went away")),
+        Err(e) => return Err(InitError::msg(format!("sync: {e}"))),
+    }
+    if in_userns {
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .map_err(|e| InitError::msg(format!("setresgid(0) in user namespace: {e}")))?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .map_err(|e| InitError::msg(format!("setresuid(0) in user namespace: {e}")))?;
+    }
+
+    let mut flags = CloneFlags::empty();
+    for ns in &cfg.namespaces {
+        if ns.path.is_none() && ns.typ != LinuxNamespaceType::User {
+            flags |= clone_flag(ns.typ);
+        }
+    }
+    if !flags.is_empty() {
+        unshare(flags).map_err(|e| InitError::msg(format!("create namespaces {flags:?}: {e}")))?;
+    }
+
+    if cfg.has_ns(LinuxNamespaceType::Pid) {
+        // SAFETY: this is a fresh, single-threaded process (a re-exec of pinhole), so the
+        // child may run arbitrary code after fork.
+        match unsafe { fork() }.map_err(|e| InitError::msg(format!("fork: {e}")))? {
+            ForkResult::Parent { child } => {
+                let code = match sync.send(&FromInit::Pid {
+                    pid: child.as_raw(),
+                }) {
+                    Ok(()) => 0,
+                    Err(_) => 1,
+                };
+                // SAFETY: _exit ends this intermediate process without running destructors
+                // that could touch state shared with the child.
+                unsafe { libc::_exit(code) };
+            }
+            ForkResult::Child => {}
+        }
+    } else {
+        sync.send(&FromInit::Pid {
+            pid: getpid().as_raw(),
+        })
+        .map_err(|e| InitError::msg(format!("sync: {e}")))?;
+    }
+    Ok(Entered::Init)
+}

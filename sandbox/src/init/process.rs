@@ -1,0 +1,307 @@
+//! Per-process setup: hostname, sysctl, rlimits, oom score, cwd, user, and the final execve.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{sigprocmask, signal, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::{PosixRlimitType, Process, Spec};
+
+use super::InitError;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Sets the hostname and domainname (new UTS namespace only).
+pub fn set_hostname(spec: &Spec) -> Result<(), InitError> {
+    if let Some(h) = spec.hostname() {
+        nix::unistd::sethostname(h)
+            .map_err(|e| InitError::msg(format!("set hostname {h:?}: {e}")))?;
+    }
+    if let Some(d) = spec.domainname() {
+        // SAFETY: pointer and length describe a valid byte buffer.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(InitError::msg(format!(
+                "set domainname {d:?}: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every sysctl is namespaced by a namespace the container owns (as runc
+/// does): setting a host-global sysctl from a container must be impossible.
+pub fn validate_sysctl(spec: &Spec, has_ns: impl Fn(&str) -> bool) -> Result<(), String> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    for key in sysctl.keys() {
+        let field = format!("linux.sysctl[{key:?}]");
+        if key.is_empty()
+            || key.contains("..")
+            || key.contains('\0')
+            || key.starts_with('/')
+            || key.starts_with('.')
+        {
+            return Err(format!("{field}: invalid key"));
+        }
+        let k = key.replace('/', ".");
+        let ok = if k.starts_with("kernel.msg")
+            || k.starts_with("kernel.sem")
+            || k.starts_with("kernel.shm")
+            || k.starts_with("fs.mqueue.")
+        {
+            has_ns("ipc")
+        } else if k.starts_with("net.") {
+            has_ns("net")
+        } else if k == "kernel.hostname" || k == "kernel.domainname" {
+            has_ns("uts")
+        } else {
+            return Err(format!("{field}: not a namespaced sysctl"));
+        };
+        if !ok {
+            return Err(format!(
+                "{field}: needs its own namespace, which the container does not create"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the spec's sysctls under the container's /proc/sys.
+pub fn apply_sysctl(spec: &Spec) -> Result<(), InitError> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    for (key, value) in sysctl {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| {
+            InitError::msg(format!("linux.sysctl[{key:?}]: write {}: {e}", path.display()))
+        })?;
+    }
+    Ok(())
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+    match t {
+        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// Applies `process.rlimits`.
+pub fn apply_rlimits(process: &Process) -> Result<(), InitError> {
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        if r.soft() > r.hard() {
+            return Err(InitError::msg(format!(
+                "process.rlimits[{i}]: soft limit {} above hard limit {}",
+                r.soft(),
+                r.hard()
+            )));
+        }
+        let lim = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
+        // SAFETY: lim is a valid rlimit struct.
+        if unsafe { libc::setrlimit(rlimit_resource(r.typ()), &lim) } != 0 {
+            return Err(InitError::msg(format!(
+                "process.rlimits[{i}] ({:?}): {}",
+                r.typ(),
+                std::io::Error::last_os_error()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `process.oomScoreAdj`. Fails soft when the host forbids the value (raising
+/// needs CAP_SYS_RESOURCE, which some hosts, like this project's CI, do not grant).
+pub fn apply_oom_score_adj(process: &Process) {
+    if let Some(adj) = process.oom_score_adj() {
+        let _ = std::fs::write("/proc/self/oom_score_adj", adj.to_string());
+    }
+}
+
+/// Changes into `process.cwd` (creating nothing) and checks the result is inside the root.
+pub fn enter_cwd(process: &Process) -> Result<(), InitError> {
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd)
+        .map_err(|e| InitError::msg(format!("process.cwd {}: {e}", cwd.display())))?;
+    // getcwd reports "(unreachable)" for a cwd outside the current root (CVE-2024-21626).
+    let now = nix::unistd::getcwd()
+        .map_err(|e| InitError::msg(format!("process.cwd {}: getcwd: {e}", cwd.display())))?;
+    if !now.is_absolute() || now.starts_with("(unreachable)") {
+        return Err(InitError::msg(format!(
+            "process.cwd {}: resolves outside the container root",
+            cwd.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A prepared execve: everything allocated up front.
+#[derive(Debug)]
+pub struct Exec {
+    path: CString,
+    args: Vec<CString>,
+    env: Vec<CString>,
+    umask: u32,
+}
+
+fn cstring(field: &str, s: &[u8]) -> Result<CString, InitError> {
+    CString::new(s).map_err(|_| InitError::msg(format!("{field}: contains a NUL byte")))
+}
+
+impl Exec {
+    /// Resolves the executable (PATH lookup in the container) and builds argv/envp.
+    pub fn prepare(process: &Process) -> Result<Exec, InitError> {
+        let args = process.args().clone().unwrap_or_default();
+        let env = process.env().clone().unwrap_or_default();
+        let arg0 = args.first().ok_or_else(|| InitError::msg("process.args: empty"))?;
+        let path = if arg0.contains('/') {
+            let p = PathBuf::from(arg0);
+            check_executable(&p)
+                .map_err(|e| InitError::msg(format!("process.args[0] {arg0:?}: {e}")))?;
+            p
+        } else {
+            let search = env
+                .iter()
+                .find_map(|e| e.strip_prefix("PATH="))
+                .unwrap_or(DEFAULT_PATH);
+            search
+                .split(':')
+                .filter(|d| !d.is_empty())
+                .map(|d| Path::new(d).join(arg0))
+                .find(|p| check_executable(p).is_ok())
+                .ok_or_else(|| {
+                    InitError::msg(format!(
+                        "process.args[0] {arg0:?}: executable not found in PATH {search:?}"
+                    ))
+                })?
+        };
+        Ok(Exec {
+            path: cstring("process.args[0]", path.as_os_str().as_bytes())?,
+            args: args
+                .iter()
+                .map(|a| cstring("process.args", a.as_bytes()))
+                .collect::<Result<_, _>>()?,
+            env: env
+                .iter()
+                .map(|e| cstring("process.env", e.as_bytes()))
+                .collect::<Result<_, _>>()?,
+            umask: process.user().umask().unwrap_or(0o022),
+        })
+    }
+
+    /// Resets signal state and the umask, then execve. Returns only on failure.
+    pub fn exec(&self) -> InitError {
+        // Rust ignores SIGPIPE; an ignored signal stays ignored across execve.
+        // SAFETY: setting a default disposition installs no handler code.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(self.umask as libc::mode_t) };
+        match nix::unistd::execve(&self.path, &self.args, &self.env) {
+            Err(e) => InitError::msg(format!("execve {:?}: {e}", self.path)),
+            Ok(never) => match never {},
+        }
+    }
+}
+
+fn check_executable(p: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(p).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err("not executable".into());
+    }
+    Ok(())
+}
+
+/// Switches to the process's user and groups, keeping the permitted capabilities (the
+/// caller sets the final capability sets next).
+pub fn switch_user(process: &Process) -> Result<(), InitError> {
+    let user = process.user();
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    setgroups(&groups).map_err(|e| {
+        InitError::msg(format!("process.user.additionalGids {groups:?}: setgroups: {e}"))
+    })?;
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
+        return Err(InitError::msg(format!(
+            "prctl(PR_SET_KEEPCAPS): {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid)
+        .map_err(|e| InitError::msg(format!("process.user.gid {gid}: setresgid: {e}")))?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid)
+        .map_err(|e| InitError::msg(format!("process.user.uid {uid}: setresuid: {e}")))?;
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    Ok(())
+}
+
+/// Sets no_new_privs.
+pub fn set_no_new_privs() -> Result<(), InitError> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(InitError::msg(format!(
+            "prctl(PR_SET_NO_NEW_PRIVS): {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+/// Marks every fd from 3 up close-on-exec, so no host fd reaches the workload.
+pub fn cloexec_from_3() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on open fds.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if rc != 0 {
+        // Old kernels: walk /proc/self/fd.
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            let fds: Vec<i32> = dir
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+                .filter(|fd| *fd >= 3)
+                .collect();
+            for fd in fds {
+                // SAFETY: F_SETFD on a possibly closed fd is harmless.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
+    }
+}

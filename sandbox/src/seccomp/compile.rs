@@ -1,0 +1,394 @@
+//! Translation of an OCI `linux.seccomp` profile into a classic-BPF program.
+//!
+//! See the module documentation of [`crate::seccomp`] for the program layout and the matching
+//! semantics.
+
+use std::collections::{BTreeMap, HashMap};
+
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
+
+use super::asm::{Asm, Cmp, Label, Target};
+use super::error::SeccompError;
+use super::filter::Filter;
+use super::install::filter_flags;
+use super::names::{TargetArch, X32_SYSCALL_BIT};
+
+/// `SECCOMP_RET_KILL_PROCESS`.
+pub(crate) const RET_KILL_PROCESS: u32 = 0x8000_0000;
+/// `SECCOMP_RET_KILL_THREAD`.
+pub(crate) const RET_KILL_THREAD: u32 = 0x0000_0000;
+/// `SECCOMP_RET_TRAP`.
+pub(crate) const RET_TRAP: u32 = 0x0003_0000;
+/// `SECCOMP_RET_ERRNO` (errno in the low 16 bits).
+pub(crate) const RET_ERRNO: u32 = 0x0005_0000;
+/// `SECCOMP_RET_LOG`.
+pub(crate) const RET_LOG: u32 = 0x7ffc_0000;
+/// `SECCOMP_RET_ALLOW`.
+pub(crate) const RET_ALLOW: u32 = 0x7fff_0000;
+
+/// Largest errno the kernel returns (`MAX_ERRNO`); larger values would be clamped.
+const MAX_ERRNO: u32 = 4095;
+/// Number of syscall arguments in `seccomp_data.args`.
+const MAX_ARGS: usize = 6;
+/// Offset of `seccomp_data.nr`.
+const OFF_NR: u32 = 0;
+/// Offset of `seccomp_data.arch`.
+const OFF_ARCH: u32 = 4;
+/// Offset of `seccomp_data.args[0]`.
+const OFF_ARGS: u32 = 16;
+/// A BST node with at most this many syscalls becomes a linear chain of `jeq`.
+const LEAF_SIZE: usize = 4;
+
+/// One argument condition, values already split per the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cond {
+    /// Index into `seccomp_data.args`.
+    index: u32,
+    /// Operator.
+    op: LinuxSeccompOperator,
+    /// Compared value (for MASKED_EQ: the datum, i.e. OCI `valueTwo`).
+    value: u64,
+    /// Mask (only MASKED_EQ: OCI `value`).
+    mask: u64,
+}
+
+/// A profile rule with its action resolved to a `SECCOMP_RET_*` value.
+#[derive(Clone, Debug)]
+struct Rule {
+    /// Return value when all conditions hold.
+    action: u32,
+    /// Conditions, ANDed; empty means unconditional.
+    conds: Vec<Cond>,
+}
+
+/// What a syscall number dispatches to in the tree.
+#[derive(Clone, Debug)]
+enum Entry {
+    /// Unconditional action: a `jeq` straight to a shared `ret`.
+    Simple(u32),
+    /// Ordered rules (indices into the rule list); first match wins, then `fallback`.
+    Block { rules: Vec<usize>, fallback: u32 },
+}
+
+/// Compiles `seccomp` into a filter. See [`crate::seccomp::compile`].
+pub(crate) fn compile(seccomp: &LinuxSeccomp, optional: &[String]) -> Result<Filter, SeccompError> {
+    filter_flags(seccomp.flags().as_deref().unwrap_or(&[]))?;
+    let default = resolve_action(
+        seccomp.default_action(),
+        seccomp.default_errno_ret(),
+        "linux.seccomp.defaultAction",
+        "linux.seccomp.defaultErrnoRet",
+    )?;
+    let arches = TargetArch::covered(seccomp.architectures().as_deref());
+    let syscalls: &[LinuxSyscall] = seccomp.syscalls().as_deref().unwrap_or(&[]);
+    let all_optional = optional.iter().any(|o| o == "*");
+
+    let mut rules = Vec::with_capacity(syscalls.len());
+    // Per arch: syscall number → rule indices in profile order.
+    let mut chains: Vec<BTreeMap<u32, Vec<usize>>> = vec![BTreeMap::new(); arches.len()];
+    for (index, sc) in syscalls.iter().enumerate() {
+        let action = resolve_action(
+            sc.action(),
+            sc.errno_ret(),
+            &format!("linux.seccomp.syscalls[{index}].action"),
+            &format!("linux.seccomp.syscalls[{index}].errnoRet"),
+        )?;
+        let conds = resolve_conds(sc, index)?;
+        rules.push(Rule { action, conds });
+        for name in sc.names() {
+            let mut known = false;
+            for (a, arch) in arches.iter().enumerate() {
+                if let Some(nr) = arch.lookup(name) {
+                    known = true;
+                    let chain = chains[a].entry(nr).or_default();
+                    if chain.last() != Some(&index) {
+                        chain.push(index);
+                    }
+                }
+            }
+            if !known && !all_optional && !optional.iter().any(|o| o == name) {
+                return Err(SeccompError::UnknownSyscall {
+                    name: name.clone(),
+                    index,
+                });
+            }
+        }
+    }
+
+    let mut asm = Asm::default();
+    let sections: Vec<(TargetArch, Vec<(u32, Entry)>)> = arches
+        .iter()
+        .zip(chains)
+        .map(|(arch, chain)| (*arch, entries(&rules, chain, default)))
+        .collect();
+    emit_program(&mut asm, &sections, &rules, default);
+    Ok(Filter::from_program(asm.finish()?))
+}
+
+/// Turns an OCI action (plus optional errno) into a `SECCOMP_RET_*` value.
+fn resolve_action(
+    action: LinuxSeccompAction,
+    errno_ret: Option<u32>,
+    field: &str,
+    errno_field: &str,
+) -> Result<u32, SeccompError> {
+    Ok(match action {
+        LinuxSeccompAction::ScmpActAllow => RET_ALLOW,
+        LinuxSeccompAction::ScmpActLog => RET_LOG,
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => RET_KILL_THREAD,
+        LinuxSeccompAction::ScmpActKillProcess => RET_KILL_PROCESS,
+        LinuxSeccompAction::ScmpActTrap => RET_TRAP,
+        LinuxSeccompAction::ScmpActErrno => {
+            let errno = errno_ret.unwrap_or(libc::EPERM as u32);
+            if errno > MAX_ERRNO {
+                return Err(SeccompError::ErrnoOutOfRange {
+                    field: errno_field.to_owned(),
+                    value: errno,
+                    max: MAX_ERRNO,
+                });
+            }
+            RET_ERRNO | errno
+        }
+        LinuxSeccompAction::ScmpActNotify | LinuxSeccompAction::ScmpActTrace => {
+            return Err(SeccompError::UnsupportedAction {
+                field: field.to_owned(),
+                action: action.to_string(),
+            })
+        }
+    })
+}
+
+/// Validates and converts the argument conditions of rule `index`.
+fn resolve_conds(sc: &LinuxSyscall, index: usize) -> Result<Vec<Cond>, SeccompError> {
+    let args = sc.args().as_deref().unwrap_or(&[]);
+    args.iter()
+        .enumerate()
+        .map(|(arg, a)| {
+            if a.index() >= MAX_ARGS {
+                return Err(SeccompError::ArgIndexOutOfRange {
+                    index,
+                    arg,
+                    arg_index: a.index(),
+                });
+            }
+            let (value, mask) = match a.op() {
+                // libseccomp: SCMP_CMP_MASKED_EQ(mask, datum) ⇔ (arg & mask) == datum.
+                LinuxSeccompOperator::ScmpCmpMaskedEq => (a.value_two().unwrap_or(0), a.value()),
+                _ => (a.value(), u64::MAX),
+            };
+            Ok(Cond {
+                index: a.index() as u32,
+                op: a.op(),
+                value,
+                mask,
+            })
+        })
+        .collect()
+}
+
+/// Normalizes the per-syscall chains of one arch into sorted tree entries.
+///
+/// A chain is cut after its first unconditional rule (nothing after it can match, which also
+/// makes the first of several conflicting unconditional rules win), then trailing rules whose
+/// action is the default are dropped (falling through gives the same result). Empty chains
+/// are left to the default action.
+fn entries(rules: &[Rule], chains: BTreeMap<u32, Vec<usize>>, default: u32) -> Vec<(u32, Entry)> {
+    let mut out = Vec::with_capacity(chains.len());
+    for (nr, mut chain) in chains {
+        if let Some(cut) = chain.iter().position(|r| rules[*r].conds.is_empty()) {
+            chain.truncate(cut + 1);
+        }
+        while chain.last().is_some_and(|r| rules[*r].action == default) {
+            chain.pop();
+        }
+        let Some(&last) = chain.last() else {
+            continue;
+        };
+        let entry = if chain.len() == 1 && rules[last].conds.is_empty() {
+            Entry::Simple(rules[last].action)
+        } else if rules[last].conds.is_empty() {
+            chain.pop();
+            Entry::Block {
+                rules: chain,
+                fallback: rules[last].action,
+            }
+        } else {
+            Entry::Block {
+                rules: chain,
+                fallback: default,
+            }
+        };
+        out.push((nr, entry));
+    }
+    out
+}
+
+/// Emits the whole program: arch dispatch, then one section per distinct `seccomp_data.arch`.
+fn emit_program(
+    asm: &mut Asm,
+    sections: &[(TargetArch, Vec<(u32, Entry)>)],
+    rules: &[Rule],
+    default: u32,
+) {
+    // Each distinct audit arch gets one section; x32 shares x86_64's.
+    let mut audit: Vec<u32> = sections.iter().map(|(a, _)| a.audit_arch()).collect();
+    audit.dedup();
+    let labels: Vec<Label> = audit.iter().map(|_| asm.label()).collect();
+    asm.ld(OFF_ARCH);
+    for (arch, label) in audit.iter().zip(&labels) {
+        asm.jmp(Cmp::Eq, *arch, Target::To(*label), Target::Next);
+    }
+    asm.ret(RET_KILL_PROCESS);
+
+    for (audit_arch, label) in audit.iter().zip(labels) {
+        asm.bind(label);
+        asm.ld(OFF_NR);
+        let mut here = sections.iter().filter(|(a, _)| a.audit_arch() == *audit_arch);
+        let Some((primary, primary_entries)) = here.next() else {
+            continue;
+        };
+        if *primary == TargetArch::NATIVE && TargetArch::NATIVE_HAS_X32 {
+            // x32 shares AUDIT_ARCH_X86_64 and sets X32_SYSCALL_BIT in nr.
+            let x32 = here.next();
+            let x32_label = asm.label();
+            asm.jmp(Cmp::Ge, X32_SYSCALL_BIT, Target::To(x32_label), Target::Next);
+            emit_tree(asm, primary_entries, rules, default, *primary);
+            asm.bind(x32_label);
+            // nr == -1 (e.g. a tracer skipping a syscall) is not an x32 syscall.
+            let body = asm.label();
+            asm.jmp(Cmp::Eq, u32::MAX, Target::Next, Target::To(body));
+            asm.ret(default);
+            asm.bind(body);
+            match x32 {
+                Some((x32, x32_entries)) => emit_tree(asm, x32_entries, rules, default, *x32),
+                None => asm.ret(RET_KILL_PROCESS),
+            }
+        } else {
+            emit_tree(asm, primary_entries, rules, default, *primary);
+        }
+    }
+}
+
+/// Emits a binary search tree over `entries` (sorted by nr); `A` holds the syscall number.
+fn emit_tree(asm: &mut Asm, entries: &[(u32, Entry)], rules: &[Rule], default: u32, arch: TargetArch) {
+    if entries.len() <= LEAF_SIZE {
+        return emit_leaf(asm, entries, rules, default, arch);
+    }
+    let mid = entries.len() / 2;
+    let right = asm.label();
+    asm.jmp(Cmp::Ge, entries[mid].0, Target::To(right), Target::Next);
+    emit_tree(asm, &entries[..mid], rules, default, arch);
+    asm.bind(right);
+    emit_tree(asm, &entries[mid..], rules, default, arch);
+}
+
+/// Emits a leaf: a `jeq` per syscall, `ret default`, then shared returns and rule blocks.
+fn emit_leaf(asm: &mut Asm, entries: &[(u32, Entry)], rules: &[Rule], default: u32, arch: TargetArch) {
+    let mut rets: HashMap<u32, Label> = HashMap::new();
+    let mut ret_order: Vec<(u32, Label)> = Vec::new();
+    let mut blocks: Vec<(Label, &Entry)> = Vec::new();
+    for (nr, entry) in entries {
+        let target = match entry {
+            Entry::Simple(action) => *rets.entry(*action).or_insert_with(|| {
+                let l = asm.label();
+                ret_order.push((*action, l));
+                l
+            }),
+            Entry::Block { .. } => {
+                let l = asm.label();
+                blocks.push((l, entry));
+                l
+            }
+        };
+        asm.jmp(Cmp::Eq, *nr, Target::To(target), Target::Next);
+    }
+    asm.ret(default);
+    for (action, label) in ret_order {
+        asm.bind(label);
+        asm.ret(action);
+    }
+    for (label, entry) in blocks {
+        asm.bind(label);
+        if let Entry::Block { rules: chain, fallback } = entry {
+            for r in chain {
+                let rule = &rules[*r];
+                let fail = asm.label();
+                for cond in &rule.conds {
+                    emit_cond(asm, cond, fail, arch.has_32bit_args());
+                }
+                asm.ret(rule.action);
+                asm.bind(fail);
+            }
+            asm.ret(*fallback);
+        }
+    }
+}
+
+/// Emits one argument condition: falls through when it holds, jumps to `fail` otherwise.
+///
+/// 64-bit values are compared as unsigned (hi, lo) pairs like libseccomp; on 32-bit arches
+/// only the low halves exist and are compared.
+fn emit_cond(asm: &mut Asm, c: &Cond, fail: Label, bits32: bool) {
+    use LinuxSeccompOperator as Op;
+    let lo_off = OFF_ARGS + 8 * c.index;
+    let hi_off = lo_off + 4;
+    let (vhi, vlo) = ((c.value >> 32) as u32, c.value as u32);
+    let (mhi, mlo) = ((c.mask >> 32) as u32, c.mask as u32);
+    let fail = Target::To(fail);
+    let next = Target::Next;
+    let ok = asm.label();
+    let okt = Target::To(ok);
+    if bits32 {
+        asm.ld(lo_off);
+        match c.op {
+            Op::ScmpCmpEq => asm.jmp(Cmp::Eq, vlo, next, fail),
+            Op::ScmpCmpNe => asm.jmp(Cmp::Eq, vlo, fail, next),
+            Op::ScmpCmpGt => asm.jmp(Cmp::Gt, vlo, next, fail),
+            Op::ScmpCmpGe => asm.jmp(Cmp::Ge, vlo, next, fail),
+            Op::ScmpCmpLt => asm.jmp(Cmp::Ge, vlo, fail, next),
+            Op::ScmpCmpLe => asm.jmp(Cmp::Gt, vlo, fail, next),
+            Op::ScmpCmpMaskedEq => {
+                asm.and(mlo);
+                asm.jmp(Cmp::Eq, vlo, next, fail);
+            }
+        }
+        asm.bind(ok);
+        return;
+    }
+    asm.ld(hi_off);
+    match c.op {
+        Op::ScmpCmpEq => {
+            asm.jmp(Cmp::Eq, vhi, next, fail);
+            asm.ld(lo_off);
+            asm.jmp(Cmp::Eq, vlo, next, fail);
+        }
+        Op::ScmpCmpNe => {
+            asm.jmp(Cmp::Eq, vhi, next, okt);
+            asm.ld(lo_off);
+            asm.jmp(Cmp::Eq, vlo, fail, next);
+        }
+        Op::ScmpCmpGt | Op::ScmpCmpGe => {
+            asm.jmp(Cmp::Gt, vhi, okt, next);
+            asm.jmp(Cmp::Eq, vhi, next, fail);
+            asm.ld(lo_off);
+            let cmp = if c.op == Op::ScmpCmpGt { Cmp::Gt } else { Cmp::Ge };
+            asm.jmp(cmp, vlo, next, fail);
+        }
+        Op::ScmpCmpLt | Op::ScmpCmpLe => {
+            asm.jmp(Cmp::Gt, vhi, fail, next);
+            asm.jmp(Cmp::Eq, vhi, next, okt);
+            asm.ld(lo_off);
+            // arg < v ⇔ !(lo >= vlo); arg <= v ⇔ !(lo > vlo).
+            let cmp = if c.op == Op::ScmpCmpLt { Cmp::Ge } else { Cmp::Gt };
+            asm.jmp(cmp, vlo, fail, next);
+        }
+        Op::ScmpCmpMaskedEq => {
+            asm.and(mhi);
+            asm.jmp(Cmp::Eq, vhi, next, fail);
+            asm.ld(lo_off);
+            asm.and(mlo);
+            asm.jmp(Cmp::Eq, vlo, next, fail);
+        }
+    }
+    asm.bind(ok);
+}

@@ -1,0 +1,252 @@
+//! Isolation: PID namespace, hostname, readonly rootfs, masked paths, cwd, fd hygiene, user
+//! namespace, symlink-escaping mount targets.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::time::Duration;
+
+#[test]
+fn workload_is_pid_1() {
+    let mut c = Ctr::new("pid1");
+    c.sh("echo $$");
+    let out = c.run();
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "1", "{out}");
+    c.assert_clean();
+}
+
+#[test]
+fn hostname_is_set_from_spec() {
+    let mut c = Ctr::new("hostname");
+    c.spec["hostname"] = json!("pinhole-test-host");
+    c.sh("hostname; cat /proc/sys/kernel/hostname");
+    let out = c.run();
+    out.assert_ok();
+    assert_eq!(out.stdout, "pinhole-test-host\npinhole-test-host\n", "{out}");
+    c.assert_clean();
+}
+
+#[test]
+fn readonly_rootfs_refuses_writes() {
+    let mut c = Ctr::new("rofs");
+    let name = format!("written-by-{}", c.id);
+    c.sh(&format!(
+        "touch /{name}; echo rc=$?; echo ok > /tmp/f && cat /tmp/f"
+    ));
+    let out = c.run();
+    out.assert_ok();
+    assert!(out.stderr.contains("Read-only file system"), "{out}");
+    assert!(out.stdout.contains("rc=1"), "{out}");
+    assert!(out.stdout.contains("ok\n"), "tmpfs /tmp must be writable\n{out}");
+    assert!(!c.rootfs.join(&name).exists(), "write reached the host rootfs");
+    c.assert_clean();
+}
+
+/// Masked paths read as empty (or not at all); readonly paths refuse writes.
+#[test]
+fn masked_and_readonly_paths() {
+    let mut c = Ctr::new("masked");
+    // only files that exist on this kernel can be checked
+    let candidates = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"];
+    let present: Vec<&str> = candidates
+        .into_iter()
+        .filter(|p| Path::new(p).exists())
+        .collect();
+    assert!(!present.is_empty(), "none of {candidates:?} exists on this host");
+    let mut script = String::new();
+    for p in &present {
+        script += &format!("echo \"{p} $(cat {p} 2>/dev/null | wc -c)\"; ");
+    }
+    script += "echo \"firmware $(ls -A /sys/firmware 2>/dev/null | wc -l)\"; ";
+    script += "echo x > /proc/sys/kernel/hostname; echo sysrc=$?";
+    c.sh(&script);
+    let out = c.run();
+    out.assert_ok();
+    for p in &present {
+        assert!(
+            out.stdout.lines().any(|l| l == format!("{p} 0")),
+            "{p} is readable inside the container\n{out}"
+        );
+    }
+    if Path::new("/sys/firmware").exists() {
+        assert!(out.stdout.contains("firmware 0\n"), "/sys/firmware not masked\n{out}");
+    }
+    assert!(out.stdout.contains("sysrc=1"), "/proc/sys is writable\n{out}");
+    assert!(out.stderr.contains("Read-only file system"), "{out}");
+    c.assert_clean();
+}
+
+/// process.cwd is honoured and resolves inside the rootfs (pinhole runs from a host temp dir).
+#[test]
+fn cwd_is_inside_rootfs() {
+    let mut c = Ctr::new("cwd");
+    c.spec["process"]["cwd"] = json!("/root");
+    c.sh("pwd; readlink /proc/self/cwd; ls -d ../root");
+    let out = c.run();
+    out.assert_ok();
+    assert_eq!(out.stdout, "/root\n/root\n../root\n", "{out}");
+    c.assert_clean();
+}
+
+#[test]
+fn default_cwd_is_root_dir() {
+    let mut c = Ctr::new("cwd0");
+    c.sh("readlink /proc/self/cwd; ls /");
+    let out = c.run();
+    out.assert_ok();
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("/"), "{out}");
+    let listing: Vec<&str> = lines.collect();
+    assert!(listing.contains(&"bin") && listing.contains(&"etc"), "{out}");
+    c.assert_clean();
+}
+
+/// An inheritable fd open in pinhole's parent (fd 7, no CLOEXEC) must not reach the container;
+/// the container sees only 0, 1, 2 and the directory fd `ls` itself opens.
+#[test]
+fn no_fd_leak_into_container() {
+    let mut c = Ctr::new("fds");
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("leaked-secret");
+    fs::write(&secret, "secret").unwrap();
+    let f = File::open(&secret).unwrap();
+    let raw = f.as_raw_fd();
+    c.args(&["/bin/ls", "-l", "/proc/self/fd"]);
+    c.write_spec();
+    let args = c.run_args();
+    let mut cmd = c.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 clears FD_CLOEXEC: fd 7 is inherited by pinhole
+            if libc::dup2(raw, 7) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = c.invoke(cmd);
+    drop(f);
+    out.assert_ok();
+    let fds: Vec<(u32, String)> = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let (left, target) = l.split_once(" -> ")?;
+            let fd = left.split_whitespace().last()?.parse().ok()?;
+            Some((fd, target.to_string()))
+        })
+        .collect();
+    assert!(fds.len() >= 3, "cannot parse ls output\n{out}");
+    assert!(
+        !fds.iter().any(|(_, t)| t.contains("leaked-secret")),
+        "the parent's fd 7 leaked into the container\n{out}"
+    );
+    let extra: Vec<&(u32, String)> = fds.iter().filter(|(fd, _)| *fd > 2).collect();
+    assert!(
+        extra.len() <= 1,
+        "fds beyond 0,1,2 and the one ls opens: {extra:?}\n{out}"
+    );
+    for want in [0, 1, 2] {
+        assert!(fds.iter().any(|(fd, _)| *fd == want), "fd {want} missing\n{out}");
+    }
+    c.assert_clean();
+}
+
+/// Sets a user namespace mapping container 0..65536 to host 100000..165536.
+fn userns_spec(c: &mut Ctr) {
+    set_namespace(&mut c.spec, "user", None);
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c.spec["linux"]["uidMappings"] = map.clone();
+    c.spec["linux"]["gidMappings"] = map;
+}
+
+#[test]
+fn user_namespace_root_inside() {
+    let mut c = Ctr::new("userns-in");
+    userns_spec(&mut c);
+    c.sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map");
+    let out = c.run();
+    out.assert_ok();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines[0], ["0"], "{out}");
+    assert_eq!(lines[1], ["0"], "{out}");
+    assert_eq!(lines[2], ["0", "100000", "65536"], "uid_map\n{out}");
+    assert_eq!(lines[3], ["0", "100000", "65536"], "gid_map\n{out}");
+    c.assert_clean();
+}
+
+/// Seen from the host, the container's root is the unprivileged uid/gid 100000.
+#[test]
+fn user_namespace_unprivileged_on_host() {
+    let mut c = Ctr::new("userns-out");
+    userns_spec(&mut c);
+    c.args(&["/bin/sleep", "30"]);
+    let pid = c.create_ok();
+    c.start_ok();
+    c.wait_status("running", Duration::from_secs(5));
+    assert!(
+        wait_until(Duration::from_secs(5), || proc_cmdline(pid)
+            .first()
+            .is_some_and(|a| a.ends_with("sleep"))),
+        "init did not exec sleep: {:?}",
+        proc_cmdline(pid)
+    );
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let ids = |k: &str| -> Vec<String> {
+        status_field(&status, k)
+            .unwrap_or_else(|| panic!("no {k} in status"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(ids("Uid"), ["100000"; 4], "{status}");
+    assert_eq!(ids("Gid"), ["100000"; 4], "{status}");
+    let host_ns = fs::read_link("/proc/self/ns/user").unwrap();
+    let ctr_ns = fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_ne!(host_ns, ctr_ns, "container shares the host user namespace");
+    c.kill_and_delete();
+    c.assert_clean();
+}
+
+/// A mount destination that resolves through a symlink to outside the rootfs is refused at
+/// create, naming the destination, and nothing is left behind (nor created on the host).
+#[test]
+fn symlink_escape_mount_target_refused() {
+    let mut c = Ctr::new("symlink");
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    // a private minimal rootfs: the shared one must stay untouched
+    for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
+        fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    fs::copy(c.rootfs.join("bin/busybox"), rootfs.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    std::os::unix::fs::symlink("../../../../../tmp", rootfs.join("evil")).unwrap();
+    let leaf = format!("escape-{}", c.id);
+    let host_target = Path::new("/tmp").join(&leaf);
+    let dest = format!("/evil/{leaf}");
+    c.spec["root"]["path"] = json!(rootfs.to_str().unwrap());
+    c.spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]
+    }));
+    c.sh("true");
+    let out = c.create_with(&[]);
+    let escaped = host_target.exists();
+    if escaped {
+        let _ = fs::remove_dir(&host_target);
+    }
+    assert!(!escaped, "the mount escaped: {} was created on the host\n{out}", host_target.display());
+    out.assert_error(&[&dest]);
+    c.assert_clean();
+}
