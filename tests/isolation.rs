@@ -28,7 +28,10 @@ fn hostname_is_set_from_spec() {
     c.sh("hostname; cat /proc/sys/kernel/hostname");
     let out = c.run();
     out.assert_ok();
-    assert_eq!(out.stdout, "pinhole-test-host\npinhole-test-host\n", "{out}");
+    assert_eq!(
+        out.stdout, "pinhole-test-host\npinhole-test-host\n",
+        "{out}"
+    );
     c.assert_clean();
 }
 
@@ -43,8 +46,14 @@ fn readonly_rootfs_refuses_writes() {
     out.assert_ok();
     assert!(out.stderr.contains("Read-only file system"), "{out}");
     assert!(out.stdout.contains("rc=1"), "{out}");
-    assert!(out.stdout.contains("ok\n"), "tmpfs /tmp must be writable\n{out}");
-    assert!(!c.rootfs.join(&name).exists(), "write reached the host rootfs");
+    assert!(
+        out.stdout.contains("ok\n"),
+        "tmpfs /tmp must be writable\n{out}"
+    );
+    assert!(
+        !c.rootfs.join(&name).exists(),
+        "write reached the host rootfs"
+    );
     c.assert_clean();
 }
 
@@ -53,12 +62,20 @@ fn readonly_rootfs_refuses_writes() {
 fn masked_and_readonly_paths() {
     let mut c = Ctr::new("masked");
     // only files that exist on this kernel can be checked
-    let candidates = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"];
+    let candidates = [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+    ];
     let present: Vec<&str> = candidates
         .into_iter()
         .filter(|p| Path::new(p).exists())
         .collect();
-    assert!(!present.is_empty(), "none of {candidates:?} exists on this host");
+    assert!(
+        !present.is_empty(),
+        "none of {candidates:?} exists on this host"
+    );
     let mut script = String::new();
     for p in &present {
         script += &format!("echo \"{p} $(cat {p} 2>/dev/null | wc -c)\"; ");
@@ -75,9 +92,15 @@ fn masked_and_readonly_paths() {
         );
     }
     if Path::new("/sys/firmware").exists() {
-        assert!(out.stdout.contains("firmware 0\n"), "/sys/firmware not masked\n{out}");
+        assert!(
+            out.stdout.contains("firmware 0\n"),
+            "/sys/firmware not masked\n{out}"
+        );
     }
-    assert!(out.stdout.contains("sysrc=1"), "/proc/sys is writable\n{out}");
+    assert!(
+        out.stdout.contains("sysrc=1"),
+        "/proc/sys is writable\n{out}"
+    );
     assert!(out.stderr.contains("Read-only file system"), "{out}");
     c.assert_clean();
 }
@@ -103,7 +126,10 @@ fn default_cwd_is_root_dir() {
     let mut lines = out.stdout.lines();
     assert_eq!(lines.next(), Some("/"), "{out}");
     let listing: Vec<&str> = lines.collect();
-    assert!(listing.contains(&"bin") && listing.contains(&"etc"), "{out}");
+    assert!(
+        listing.contains(&"bin") && listing.contains(&"etc"),
+        "{out}"
+    );
     c.assert_clean();
 }
 
@@ -153,7 +179,10 @@ fn no_fd_leak_into_container() {
         "fds beyond 0,1,2 and the one ls opens: {extra:?}\n{out}"
     );
     for want in [0, 1, 2] {
-        assert!(fds.iter().any(|(fd, _)| *fd == want), "fd {want} missing\n{out}");
+        assert!(
+            fds.iter().any(|(fd, _)| *fd == want),
+            "fd {want} missing\n{out}"
+        );
     }
     c.assert_clean();
 }
@@ -246,7 +275,11 @@ fn symlink_escape_mount_target_refused() {
     if escaped {
         let _ = fs::remove_dir(&host_target);
     }
-    assert!(!escaped, "the mount escaped: {} was created on the host\n{out}", host_target.display());
+    assert!(
+        !escaped,
+        "the mount escaped: {} was created on the host\n{out}",
+        host_target.display()
+    );
     out.assert_error(&[&dest]);
     c.assert_clean();
 }

@@ -118,7 +118,9 @@ fn kill_default_signal_is_term() {
     c.sh("trap 'exit 42' TERM; echo ready; while true; do sleep 0.05; done");
     let run = c.spawn_run();
     assert!(
-        wait_until(Duration::from_secs(5), || run.stdout_so_far().contains("ready")),
+        wait_until(Duration::from_secs(5), || run
+            .stdout_so_far()
+            .contains("ready")),
         "container did not start"
     );
     c.wait_status("running", Duration::from_secs(5));
@@ -148,7 +150,11 @@ fn delete_force_removes_running_container() {
     c.start_ok();
     c.wait_status("running", Duration::from_secs(5));
     let out = c.pinhole(&["delete", &c.id]);
-    assert_ne!(out.code(), 0, "delete of a running container must fail\n{out}");
+    assert_ne!(
+        out.code(),
+        0,
+        "delete of a running container must fail\n{out}"
+    );
     assert!(out.stderr.starts_with("pinhole: "), "{out}");
     c.delete_ok(true);
     c.assert_clean();

@@ -72,6 +72,11 @@ impl CapSets {
         })
     }
 
+    /// Whether an ambient entry can be raised (it is also permitted and inheritable).
+    pub fn raisable_ambient(&self, cap: &caps::Capability) -> bool {
+        self.permitted.contains(cap) && self.inheritable.contains(cap)
+    }
+
     /// Drops every capability not in the bounding set from the bounding set.
     ///
     /// Call while CAP_SETPCAP is still effective.
@@ -98,7 +103,10 @@ impl CapSets {
         caps::set(None, CapSet::Permitted, &self.permitted).map_err(err("permitted"))?;
         caps::set(None, CapSet::Effective, &self.effective).map_err(err("effective"))?;
         caps::clear(None, CapSet::Ambient).map_err(err("ambient"))?;
-        for cap in &self.ambient {
+        // The kernel only lets a capability be ambient if it is permitted and inheritable.
+        // Like runc, an ambient entry the spec does not also make inheritable is not
+        // raised (never more privilege than the spec's sets allow together).
+        for cap in self.ambient.iter().filter(|c| self.raisable_ambient(c)) {
             caps::raise(None, CapSet::Ambient, *cap).map_err(err("ambient"))?;
         }
         Ok(())

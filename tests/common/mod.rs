@@ -10,8 +10,10 @@
 //! marker) and removes its cgroup directories.
 //!
 //! Environment:
-//! - `PINHOLE_BIN`: the binary (default `<repo>/target/debug/pinhole`)
-//! - `PINHOLE_TEST_ROOTFS`: the rootfs (default `<repo>/target/pinhole-test/rootfs`)
+//! - `PINHOLE_BIN`: the binary (default `<target>/debug/pinhole` of the target dir these tests
+//!   were built in, normally `<repo>/target/debug/pinhole`)
+//! - `PINHOLE_TEST_ROOTFS`: the rootfs (default `<target>/pinhole-test/rootfs`, built by
+//!   `hack/build-rootfs.sh`)
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
@@ -47,12 +49,24 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The pinhole binary under test: `$PINHOLE_BIN` or `<repo>/target/debug/pinhole`.
+/// The profile directory this test executable was built into (`<target>/debug` for
+/// `<target>/debug/deps/<test>-<hash>`), so a custom `CARGO_TARGET_DIR` or `--release` is followed.
+fn profile_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    (deps.file_name()? == "deps").then(|| deps.parent().map(Path::to_path_buf))?
+}
+
+/// The pinhole binary under test: `$PINHOLE_BIN`, else `pinhole` next to this test's build
+/// profile (`<target>/debug/pinhole`), else `<repo>/target/debug/pinhole`.
 /// Panics with instructions when it does not exist.
 pub fn pinhole_bin() -> PathBuf {
     let p = match std::env::var_os("PINHOLE_BIN") {
         Some(v) => PathBuf::from(v),
-        None => repo_root().join("target/debug/pinhole"),
+        None => profile_dir()
+            .map(|d| d.join("pinhole"))
+            .filter(|p| p.is_file())
+            .unwrap_or_else(|| repo_root().join("target/debug/pinhole")),
     };
     let ok = fs::metadata(&p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -67,12 +81,16 @@ pub fn pinhole_bin() -> PathBuf {
     p
 }
 
-/// The shared test rootfs: `$PINHOLE_TEST_ROOTFS` or `<repo>/target/pinhole-test/rootfs`.
+/// The shared test rootfs: `$PINHOLE_TEST_ROOTFS`, else `<target>/pinhole-test/rootfs` of this
+/// test's target dir if present, else `<repo>/target/pinhole-test/rootfs`.
 /// Panics with instructions when it is missing or incomplete. Always absolute.
 pub fn rootfs() -> PathBuf {
     let p = match std::env::var_os("PINHOLE_TEST_ROOTFS") {
         Some(v) => PathBuf::from(v),
-        None => repo_root().join("target/pinhole-test/rootfs"),
+        None => profile_dir()
+            .and_then(|d| d.parent().map(|t| t.join("pinhole-test/rootfs")))
+            .filter(|p| p.join("bin/busybox").exists())
+            .unwrap_or_else(|| repo_root().join("target/pinhole-test/rootfs")),
     };
     for f in ["bin/busybox", "bin/sh", "bin/alloc"] {
         if !p.join(f).exists() {
@@ -313,10 +331,13 @@ pub fn set_namespace(spec: &mut Value, ty: &str, path: Option<&str>) {
 pub fn add_bind_mount(spec: &mut Value, src: &Path, dst: &str, readonly: bool) {
     let mut options = vec!["rbind", "nosuid", "nodev"];
     options.push(if readonly { "ro" } else { "rw" });
-    spec["mounts"].as_array_mut().expect("mounts array").push(json!({
-        "destination": dst, "type": "bind", "source": src.to_str().expect("utf-8 path"),
-        "options": options,
-    }));
+    spec["mounts"]
+        .as_array_mut()
+        .expect("mounts array")
+        .push(json!({
+            "destination": dst, "type": "bind", "source": src.to_str().expect("utf-8 path"),
+            "options": options,
+        }));
 }
 
 /// The broad allowlist profile: `defaultAction` SCMP_ACT_ERRNO (EPERM) and ~300 common x86_64
@@ -399,14 +420,25 @@ impl Out {
     #[track_caller]
     pub fn assert_error(&self, needles: &[&str]) -> &Self {
         assert_ne!(self.code(), 0, "expected failure\n{self}");
-        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "expected exactly one error line on stderr\n{self}");
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected exactly one error line on stderr\n{self}"
+        );
         assert!(
             lines[0].starts_with("pinhole: "),
             "error line must start with `pinhole: `\n{self}"
         );
         for n in needles {
-            assert!(lines[0].contains(n), "error line must mention {n:?}\n{self}");
+            assert!(
+                lines[0].contains(n),
+                "error line must mention {n:?}\n{self}"
+            );
         }
         self
     }
@@ -688,12 +720,17 @@ impl Ctr {
     pub fn wait_status(&self, want: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let st = self.state_ok();
-            if st["status"] == want {
-                return st;
+            // `state` may fail until a background `run` has created the container
+            let st = self.state();
+            if st.as_ref().is_some_and(|s| s["status"] == want) {
+                return st.unwrap();
             }
             if Instant::now() >= deadline {
-                panic!("status did not become {want:?} within {timeout:?}: {st}");
+                let last = match st {
+                    Some(s) => s.to_string(),
+                    None => self.pinhole(&["state", &self.id]).to_string(),
+                };
+                panic!("status did not become {want:?} within {timeout:?}; last state: {last}");
             }
             sleep(Duration::from_millis(20));
         }
@@ -734,7 +771,12 @@ impl Ctr {
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
         CHECKED_CONTROLLERS
             .iter()
-            .map(|c| Path::new("/sys/fs/cgroup").join(c).join(CGROUP_PARENT).join(&self.id))
+            .map(|c| {
+                Path::new("/sys/fs/cgroup")
+                    .join(c)
+                    .join(CGROUP_PARENT)
+                    .join(&self.id)
+            })
             .collect()
     }
 
@@ -756,7 +798,11 @@ impl Ctr {
             sleep(Duration::from_millis(50));
         }
         let out = self.pinhole(&["state", &self.id]);
-        assert_ne!(out.code(), 0, "`state` still knows the deleted container\n{out}");
+        assert_ne!(
+            out.code(),
+            0,
+            "`state` still knows the deleted container\n{out}"
+        );
     }
 
     /// Human-readable list of what is currently left of this container.
@@ -775,7 +821,10 @@ impl Ctr {
             }
         }
         for pid in marked_pids(&self.id) {
-            v.push(format!("process {pid} with {MARK_VAR}={} still alive", self.id));
+            v.push(format!(
+                "process {pid} with {MARK_VAR}={} still alive",
+                self.id
+            ));
         }
         for d in self.cgroup_dirs() {
             if d.exists() {
@@ -805,7 +854,11 @@ impl Drop for Ctr {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let deadline = Instant::now() + Duration::from_secs(2);
-        for dir in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        for dir in fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let cg = dir.path().join(CGROUP_PARENT).join(&self.id);
             while cg.exists() && rmdir_tree(&cg).is_err() && Instant::now() < deadline {
                 sleep(Duration::from_millis(50));

@@ -37,7 +37,12 @@ pub(crate) struct Insn {
 }
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn { code, regs: (src << 4) | (dst & 0xf), off, imm }
+    Insn {
+        code,
+        regs: (src << 4) | (dst & 0xf),
+        off,
+        imm,
+    }
 }
 /// `dst = *(u32 *)(src + off)`
 fn ldx_w(dst: u8, src: u8, off: i16) -> Insn {
@@ -113,12 +118,17 @@ pub(crate) fn compile(rules: &[DeviceRule]) -> Vec<Insn> {
         block.push(mov_imm(0, rule.allow as i32));
         block.push(exit());
         let len = block.len();
+        let unconditional = len == 2;
         for (i, ins) in block.iter_mut().enumerate() {
             if ins.code == 0x55 || ins.code == 0x15 {
                 ins.off = (len - i - 1) as i16;
             }
         }
         prog.extend(block);
+        if unconditional {
+            // Earlier rules can never be reached (the verifier rejects dead code).
+            return prog;
+        }
     }
     prog.push(mov_imm(0, 0));
     prog.push(exit());
@@ -151,7 +161,12 @@ fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<libc::c_long> {
     // SAFETY: `attr` is a valid, writable, zero-initialised buffer of the size we pass; every
     // pointer stored in it refers to memory that outlives this call.
     let r = unsafe {
-        libc::syscall(libc::SYS_bpf, cmd, attr as *mut Attr, std::mem::size_of::<Attr>())
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut Attr,
+            std::mem::size_of::<Attr>(),
+        )
     };
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -175,7 +190,14 @@ fn load(prog: &[Insn]) -> Result<OwnedFd, (io::Error, String)> {
             .u64(16, license.as_ptr() as u64)
             .u32(24, if log.is_empty() { 0 } else { 1 })
             .u32(28, log.len() as u32)
-            .u64(32, log.as_mut_ptr() as u64)
+            .u64(
+                32,
+                if log.is_empty() {
+                    0
+                } else {
+                    log.as_mut_ptr() as u64
+                },
+            )
     };
     match bpf(BPF_PROG_LOAD, &mut attr(&mut Vec::new())) {
         Ok(fd) => Ok(fd_from(fd)),
@@ -226,7 +248,13 @@ pub(crate) fn apply(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError>
     let cg = File::open(dir).map_err(|e| fail("open cgroup directory", e))?;
     let prog = compile(rules);
     let fd = load(&prog).map_err(|(e, log)| {
-        fail(&format!("load program ({} instructions, verifier: {log})", prog.len()), e)
+        fail(
+            &format!(
+                "load program ({} instructions, verifier: {log})",
+                prog.len()
+            ),
+            e,
+        )
     })?;
     let new_id = prog_id(&fd).map_err(|e| fail("get program id", e))?;
     let old = attached(&cg).map_err(|e| fail("query attached programs", e))?;
@@ -263,12 +291,30 @@ mod tests {
 
     #[test]
     fn compiles_jumps_to_next_rule() {
-        let rule = DeviceRule { allow: true, typ: 'c', major: Some(1), minor: Some(3), access: ACC_READ | ACC_WRITE };
+        let rule = DeviceRule {
+            allow: true,
+            typ: 'c',
+            major: Some(1),
+            minor: Some(3),
+            access: ACC_READ | ACC_WRITE,
+        };
         let p = compile(&[rule]);
         // header(6) + type, major, minor, mov, and, jne, mov r0, exit (8) + default(2)
         assert_eq!(p.len(), 16);
-        assert_eq!(p[6], Insn { off: 7, ..jne(2, DEV_CHAR) });
-        assert_eq!(p[11], Insn { off: 2, ..jne(6, 0) });
+        assert_eq!(
+            p[6],
+            Insn {
+                off: 7,
+                ..jne(2, DEV_CHAR)
+            }
+        );
+        assert_eq!(
+            p[11],
+            Insn {
+                off: 2,
+                ..jne(6, 0)
+            }
+        );
         assert_eq!(p[14], mov_imm(0, 0));
     }
 }

@@ -53,7 +53,11 @@ impl DeviceRule {
             match v {
                 None | Some(-1) => Ok(None),
                 Some(n) if (0..=u32::MAX as i64).contains(&n) => Ok(Some(n as u32)),
-                Some(n) => Err(bad(field, n.to_string(), "must be -1 (any) or a device number")),
+                Some(n) => Err(bad(
+                    field,
+                    n.to_string(),
+                    "must be -1 (any) or a device number",
+                )),
             }
         };
         let major = num("major", r.major())?;
@@ -65,7 +69,13 @@ impl DeviceRule {
                 'r' => ACC_READ,
                 'w' => ACC_WRITE,
                 'm' => ACC_MKNOD,
-                _ => return Err(bad("access", access_str.clone(), "only r, w and m are allowed")),
+                _ => {
+                    return Err(bad(
+                        "access",
+                        access_str.clone(),
+                        "only r, w and m are allowed",
+                    ))
+                }
             };
         }
         if access == 0 {
@@ -73,9 +83,21 @@ impl DeviceRule {
         }
         if typ == 'a' {
             // Like the kernel's v1 parser: "a" covers every device, numbers are ignored.
-            return Ok(DeviceRule { allow: r.allow(), typ, major: None, minor: None, access: ACC_ALL });
+            return Ok(DeviceRule {
+                allow: r.allow(),
+                typ,
+                major: None,
+                minor: None,
+                access: ACC_ALL,
+            });
         }
-        Ok(DeviceRule { allow: r.allow(), typ, major, minor, access })
+        Ok(DeviceRule {
+            allow: r.allow(),
+            typ,
+            major,
+            minor,
+            access,
+        })
     }
 
     /// The v1 `devices.allow`/`devices.deny` line, e.g. `c 1:3 rwm`.
@@ -100,7 +122,11 @@ impl DeviceRule {
 
 /// Validate all rules of `linux.resources.devices`.
 pub(crate) fn parse_rules(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, CgroupError> {
-    rules.iter().enumerate().map(|(i, r)| DeviceRule::from_oci(r, i)).collect()
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| DeviceRule::from_oci(r, i))
+        .collect()
 }
 
 /// The devices every container may use (runc's default allowlist): mknod of any device node,
@@ -146,18 +172,36 @@ mod tests {
         assert_eq!(rules[0].v1_line(), "c *:* m");
         assert_eq!(rules[2].v1_line(), "c 1:3 rwm");
         assert_eq!(rules[9].v1_line(), "c 136:* rwm");
-        let all = LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap();
+        let all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap();
         assert_eq!(DeviceRule::from_oci(&all, 0).unwrap().v1_line(), "a");
     }
 
     #[test]
     fn rejects_bad_rules() {
-        let r = LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::C).access("rwx").build().unwrap();
+        let r = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .access("rwx")
+            .build()
+            .unwrap();
         let e = DeviceRule::from_oci(&r, 3).unwrap_err().to_string();
         assert!(e.contains("devices[3].access"), "{e}");
-        let r = LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::P).build().unwrap();
+        let r = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::P)
+            .build()
+            .unwrap();
         assert!(DeviceRule::from_oci(&r, 0).is_err());
-        let r = LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::C).major(-5i64).build().unwrap();
+        let r = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(-5i64)
+            .build()
+            .unwrap();
         assert!(DeviceRule::from_oci(&r, 0).is_err());
     }
 }

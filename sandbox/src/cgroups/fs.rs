@@ -32,7 +32,10 @@ pub(crate) fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
     let path = dir.join(file);
     match fs::read_to_string(&path) {
         Ok(s) => Ok(s.trim().to_string()),
-        Err(e) => Err(CgroupError::Read { path, err: e.into() }),
+        Err(e) => Err(CgroupError::Read {
+            path,
+            err: e.into(),
+        }),
     }
 }
 
@@ -124,9 +127,7 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     loop {
         match fs::remove_dir(dir).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0))) {
             Ok(()) | Err(Errno::ENOENT) => return Ok(()),
-            Err(Errno::EBUSY) if start.elapsed() < REMOVE_RETRY => {
-                sleep(Duration::from_millis(10))
-            }
+            Err(Errno::EBUSY) if start.elapsed() < REMOVE_RETRY => sleep(Duration::from_millis(10)),
             Err(e) => {
                 return Err(CgroupError::Remove {
                     path: dir.to_path_buf(),

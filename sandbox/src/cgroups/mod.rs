@@ -79,7 +79,10 @@ impl Cgroup {
     /// hosts, where `/sys/fs/cgroup/unified` is a cgroup2 mount).
     #[cfg(test)]
     pub(crate) fn new_v2_at(root: &Path, path: &Path) -> Cgroup {
-        Cgroup { path: path.to_path_buf(), backend: Backend::V2(V2::new(root, path)) }
+        Cgroup {
+            path: path.to_path_buf(),
+            backend: Backend::V2(V2::new(root, path)),
+        }
     }
 
     /// The normalized cgroup path, e.g. `/pinhole/abc`.
@@ -250,7 +253,15 @@ impl Cgroup {
                 oom::v1_eventfd(&dir)
             }
             Backend::V2(v) => {
-                v.memory_event("oom_kill")?;
+                if v.memory_event("oom_kill")?.is_none() {
+                    return Err(CgroupError::Unsupported {
+                        field: "memory".into(),
+                        what: format!(
+                            "{} (memory controller not enabled)",
+                            v.dir().join("memory.events").display()
+                        ),
+                    });
+                }
                 Ok(OomWatch::MemoryEvents(v.dir().join("memory.events")))
             }
         }

@@ -37,8 +37,7 @@ pub fn mode() -> Mode {
         };
         if is(CGROUP_ROOT, CGROUP2_SUPER_MAGIC) {
             Mode::V2
-        } else if is("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC)
-            && is(CGROUP_ROOT, TMPFS_MAGIC)
+        } else if is("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC) && is(CGROUP_ROOT, TMPFS_MAGIC)
         {
             Mode::Hybrid
         } else {
@@ -92,7 +91,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {

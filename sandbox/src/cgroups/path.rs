@@ -77,7 +77,9 @@ mod tests {
         let e = parse(Some(Path::new("system.slice:pinhole:abc")), "abc").unwrap_err();
         assert!(matches!(e, CgroupError::SystemdDriver { .. }));
         assert!(e.to_string().contains("linux.cgroupsPath"));
-        assert!(e.to_string().contains("systemd cgroup driver not supported"));
+        assert!(e
+            .to_string()
+            .contains("systemd cgroup driver not supported"));
         assert!(parse(Some(Path::new("/a/../../etc")), "x").is_err());
         assert!(parse(Some(Path::new("/")), "x").is_err());
         assert!(parse(None, "a/b").is_err());

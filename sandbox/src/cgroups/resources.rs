@@ -55,7 +55,11 @@ pub fn validate(r: &LinuxResources) -> Result<(), CgroupError> {
                 ));
             }
             if limit == -1 && swap > 0 {
-                return Err(invalid("memory.swap", swap, "cannot limit memory+swap with an unlimited memory.limit"));
+                return Err(invalid(
+                    "memory.swap",
+                    swap,
+                    "cannot limit memory+swap with an unlimited memory.limit",
+                ));
             }
         }
         if let Some(s) = m.swappiness() {
@@ -72,12 +76,20 @@ pub fn validate(r: &LinuxResources) -> Result<(), CgroupError> {
         }
         if let Some(q) = c.quota() {
             if q != 0 && q != -1 && q < MIN_CFS_US {
-                return Err(invalid("cpu.quota", q, "must be -1 (unlimited) or at least 1000 microseconds"));
+                return Err(invalid(
+                    "cpu.quota",
+                    q,
+                    "must be -1 (unlimited) or at least 1000 microseconds",
+                ));
             }
         }
         if let Some(p) = c.period() {
             if p != 0 && !(MIN_CFS_US as u64..=MAX_CFS_PERIOD_US).contains(&p) {
-                return Err(invalid("cpu.period", p, "must be between 1000 and 1000000 microseconds"));
+                return Err(invalid(
+                    "cpu.period",
+                    p,
+                    "must be between 1000 and 1000000 microseconds",
+                ));
             }
         }
         if let Some(i) = c.idle() {
@@ -99,24 +111,44 @@ pub fn validate(r: &LinuxResources) -> Result<(), CgroupError> {
         let set = b.weight().is_some()
             || b.leaf_weight().is_some()
             || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_read_bps_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_write_bps_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_read_iops_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_write_iops_device().as_ref().is_some_and(|v| !v.is_empty());
+            || b.throttle_read_bps_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_write_bps_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_read_iops_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_write_iops_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty());
         if set {
-            return Err(unsupported("blockIO", "block I/O limits (not implemented by pinhole)"));
+            return Err(unsupported(
+                "blockIO",
+                "block I/O limits (not implemented by pinhole)",
+            ));
         }
     }
     if r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()) {
-        return Err(unsupported("hugepageLimits", "hugetlb limits (not implemented by pinhole)"));
+        return Err(unsupported(
+            "hugepageLimits",
+            "hugetlb limits (not implemented by pinhole)",
+        ));
     }
     if let Some(n) = r.network() {
         if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|v| !v.is_empty()) {
-            return Err(unsupported("network", "net_cls/net_prio (not implemented by pinhole)"));
+            return Err(unsupported(
+                "network",
+                "net_cls/net_prio (not implemented by pinhole)",
+            ));
         }
     }
     if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(unsupported("rdma", "rdma limits (not implemented by pinhole)"));
+        return Err(unsupported(
+            "rdma",
+            "rdma limits (not implemented by pinhole)",
+        ));
     }
     if let Some(u) = r.unified() {
         for key in u.keys() {
@@ -142,7 +174,13 @@ fn check_list(field: &str, s: &str) -> Result<(), CgroupError> {
     if s.is_empty() {
         return Ok(());
     }
-    let bad = || invalid(field, s, "must be a list of numbers and ranges such as 0-3,5");
+    let bad = || {
+        invalid(
+            field,
+            s,
+            "must be a list of numbers and ranges such as 0-3,5",
+        )
+    };
     for part in s.split(',') {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
         let a: u32 = a.trim().parse().map_err(|_| bad())?;
@@ -177,17 +215,51 @@ mod tests {
     #[test]
     fn validate_rejects_bad_values() {
         let r = |m| LinuxResourcesBuilder::default().memory(m).build().unwrap();
-        let e = validate(&r(LinuxMemoryBuilder::default().limit(-5i64).build().unwrap())).unwrap_err();
-        assert!(e.to_string().contains("linux.resources.memory.limit \"-5\""), "{e}");
-        assert!(validate(&r(LinuxMemoryBuilder::default().limit(100i64).swap(50i64).build().unwrap())).is_err());
-        assert!(validate(&r(LinuxMemoryBuilder::default().limit(100i64).swap(200i64).build().unwrap())).is_ok());
+        let e = validate(&r(LinuxMemoryBuilder::default()
+            .limit(-5i64)
+            .build()
+            .unwrap()))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("linux.resources.memory.limit \"-5\""),
+            "{e}"
+        );
+        assert!(validate(&r(LinuxMemoryBuilder::default()
+            .limit(100i64)
+            .swap(50i64)
+            .build()
+            .unwrap()))
+        .is_err());
+        assert!(validate(&r(LinuxMemoryBuilder::default()
+            .limit(100i64)
+            .swap(200i64)
+            .build()
+            .unwrap()))
+        .is_ok());
         let c = |c| LinuxResourcesBuilder::default().cpu(c).build().unwrap();
         assert!(validate(&c(LinuxCpuBuilder::default().quota(10i64).build().unwrap())).is_err());
-        assert!(validate(&c(LinuxCpuBuilder::default().quota(50_000i64).build().unwrap())).is_ok());
-        assert!(validate(&c(LinuxCpuBuilder::default().period(10u64).build().unwrap())).is_err());
-        assert!(validate(&c(LinuxCpuBuilder::default().cpus("0-1,x").build().unwrap())).is_err());
+        assert!(validate(&c(LinuxCpuBuilder::default()
+            .quota(50_000i64)
+            .build()
+            .unwrap()))
+        .is_ok());
+        assert!(validate(&c(LinuxCpuBuilder::default()
+            .period(10u64)
+            .build()
+            .unwrap()))
+        .is_err());
+        assert!(validate(&c(LinuxCpuBuilder::default()
+            .cpus("0-1,x")
+            .build()
+            .unwrap()))
+        .is_err());
         assert!(validate(&c(LinuxCpuBuilder::default().cpus("3-1").build().unwrap())).is_err());
-        assert!(validate(&c(LinuxCpuBuilder::default().cpus("0-1,3").build().unwrap())).is_ok());
+        assert!(validate(&c(LinuxCpuBuilder::default()
+            .cpus("0-1,3")
+            .build()
+            .unwrap()))
+        .is_ok());
         let mut u = std::collections::HashMap::new();
         u.insert("../../etc/passwd".to_string(), "x".to_string());
         assert!(validate(&LinuxResourcesBuilder::default().unified(u).build().unwrap()).is_err());

@@ -48,6 +48,7 @@ fn keyed(dir: Option<&Path>, file: &str, key: &str) -> Result<Option<u64>, Cgrou
     }
 }
 
+/// Usage counters of a v1 cgroup.
 pub(crate) fn v1_stats(cg: &V1) -> Result<Stats, CgroupError> {
     let mem = cg.dir("memory");
     let mem = mem.as_deref();
@@ -65,6 +66,7 @@ pub(crate) fn v1_stats(cg: &V1) -> Result<Stats, CgroupError> {
     })
 }
 
+/// Usage counters of a v2 cgroup.
 pub(crate) fn v2_stats(cg: &V2) -> Result<Stats, CgroupError> {
     let d = Some(cg.dir());
     Ok(Stats {

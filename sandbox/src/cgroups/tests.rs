@@ -44,7 +44,10 @@ impl Drop for Guard {
 
 fn v1(name: &str) -> Guard {
     let cg = Cgroup::new(Some(&parent().join(name)), "unused").unwrap();
-    assert!(matches!(cg.backend, Backend::V1(_)), "these tests expect a v1/hybrid host");
+    assert!(
+        matches!(cg.backend, Backend::V1(_)),
+        "these tests expect a v1/hybrid host"
+    );
     cg.create().unwrap();
     Guard(cg)
 }
@@ -71,8 +74,18 @@ fn run_in(cg: &Cgroup, script: &str) -> Child {
 
 fn output(mut child: Child) -> (std::process::ExitStatus, String, String) {
     let (mut out, mut err) = (String::new(), String::new());
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     (child.wait().unwrap(), out, err)
 }
 
@@ -81,14 +94,28 @@ fn memory(limit: i64, swap: Option<i64>) -> LinuxResources {
     if let Some(s) = swap {
         m = m.swap(s);
     }
-    LinuxResourcesBuilder::default().memory(m.build().unwrap()).build().unwrap()
+    LinuxResourcesBuilder::default()
+        .memory(m.build().unwrap())
+        .build()
+        .unwrap()
 }
 
-fn devices(rules: Vec<(bool, Option<LinuxDeviceType>, Option<i64>, Option<i64>, &str)>) -> LinuxResources {
+/// A device rule: (allow, type, major, minor, access).
+type Rule = (
+    bool,
+    Option<LinuxDeviceType>,
+    Option<i64>,
+    Option<i64>,
+    &'static str,
+);
+
+fn devices(rules: Vec<Rule>) -> LinuxResources {
     let rules = rules
         .into_iter()
         .map(|(allow, typ, major, minor, access)| {
-            let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).access(access);
+            let mut b = LinuxDeviceCgroupBuilder::default()
+                .allow(allow)
+                .access(access);
             if let Some(t) = typ {
                 b = b.typ(t);
             }
@@ -101,12 +128,23 @@ fn devices(rules: Vec<(bool, Option<LinuxDeviceType>, Option<i64>, Option<i64>, 
             b.build().unwrap()
         })
         .collect::<Vec<_>>();
-    LinuxResourcesBuilder::default().devices(rules).build().unwrap()
+    LinuxResourcesBuilder::default()
+        .devices(rules)
+        .build()
+        .unwrap()
 }
 
 fn read_file(cg: &Cgroup, controller: &str, file: &str) -> String {
-    let dir = cg.dirs().into_iter().find(|(c, _)| c == controller).unwrap().1;
-    std::fs::read_to_string(dir.join(file)).unwrap().trim().to_string()
+    let dir = cg
+        .dirs()
+        .into_iter()
+        .find(|(c, _)| c == controller)
+        .unwrap()
+        .1;
+    std::fs::read_to_string(dir.join(file))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -121,19 +159,32 @@ fn oom_killer_kills_process_over_memory_limit() {
     let g = v1("oom");
     const MIB: i64 = 1 << 20;
     g.0.apply(&memory(32 * MIB, Some(32 * MIB))).unwrap();
-    assert_eq!(read_file(&g.0, "memory", "memory.limit_in_bytes"), (32 * MIB).to_string());
+    assert_eq!(
+        read_file(&g.0, "memory", "memory.limit_in_bytes"),
+        (32 * MIB).to_string()
+    );
     let watch = g.0.oom_watch().unwrap();
     // dd allocates and fills a 100 MiB buffer.
     let child = run_in(&g.0, "busybox dd if=/dev/zero of=/dev/null bs=100M count=1");
     let (status, _, err) = output(child);
-    assert_eq!(status.signal(), Some(libc::SIGKILL), "status {status:?}, stderr {err}");
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "status {status:?}, stderr {err}"
+    );
     let stats = g.0.stats().unwrap();
     assert!(stats.oom_kills.unwrap_or(0) >= 1, "{stats:?}");
     assert_eq!(stats.memory_limit, Some(32 << 20));
     if let OomWatch::EventFd { eventfd, .. } = watch {
         let mut buf = [0u8; 8];
         // SAFETY: reading 8 bytes into a valid 8-byte buffer from an eventfd we own.
-        let n = unsafe { libc::read(std::os::fd::AsRawFd::as_raw_fd(&eventfd), buf.as_mut_ptr().cast(), 8) };
+        let n = unsafe {
+            libc::read(
+                std::os::fd::AsRawFd::as_raw_fd(&eventfd),
+                buf.as_mut_ptr().cast(),
+                8,
+            )
+        };
         assert_eq!(n, 8);
         assert!(u64::from_ne_bytes(buf) >= 1);
     }
@@ -171,7 +222,8 @@ fn v1_lifecycle_limits_freeze_kill_remove() {
         .mems("0")
         .build()
         .unwrap();
-    cg.apply(&LinuxResourcesBuilder::default().cpu(cpu).build().unwrap()).unwrap();
+    cg.apply(&LinuxResourcesBuilder::default().cpu(cpu).build().unwrap())
+        .unwrap();
     assert_eq!(read_file(cg, "cpu", "cpu.shares"), "512");
     assert_eq!(read_file(cg, "cpu", "cpu.cfs_quota_us"), "50000");
     assert_eq!(read_file(cg, "cpu", "cpu.cfs_period_us"), "200000");
@@ -179,22 +231,43 @@ fn v1_lifecycle_limits_freeze_kill_remove() {
 
     // memory+swap: raise (memsw first) and lower (limit first) both work.
     const MIB: i64 = 1 << 20;
-    let has_memsw = cg.dirs().iter().any(|(c, d)| c == "memory" && d.join("memory.memsw.limit_in_bytes").exists());
+    let has_memsw = cg
+        .dirs()
+        .iter()
+        .any(|(c, d)| c == "memory" && d.join("memory.memsw.limit_in_bytes").exists());
     for (l, s) in [(64, 128), (256, 512), (16, 32)] {
         cg.apply(&memory(l * MIB, Some(s * MIB))).unwrap();
-        assert_eq!(read_file(cg, "memory", "memory.limit_in_bytes"), (l * MIB).to_string());
+        assert_eq!(
+            read_file(cg, "memory", "memory.limit_in_bytes"),
+            (l * MIB).to_string()
+        );
         if has_memsw {
-            assert_eq!(read_file(cg, "memory", "memory.memsw.limit_in_bytes"), (s * MIB).to_string());
+            assert_eq!(
+                read_file(cg, "memory", "memory.memsw.limit_in_bytes"),
+                (s * MIB).to_string()
+            );
         }
     }
     cg.apply(&memory(-1, Some(-1))).unwrap();
 
     // Bad values fail with the file and value in the message.
     let bad = LinuxCpuBuilder::default().cpus("63").build().unwrap();
-    let e = cg.apply(&LinuxResourcesBuilder::default().cpu(bad).build().unwrap()).unwrap_err();
+    let e = cg
+        .apply(&LinuxResourcesBuilder::default().cpu(bad).build().unwrap())
+        .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.starts_with("write 63 to /sys/fs/cgroup/cpuset/pinhole-test-"), "{msg}");
-    assert!(msg.ends_with("/life/cpuset.cpus: invalid argument"), "{msg}");
+    assert!(
+        msg.starts_with("write 63 to /sys/fs/cgroup/cpuset/pinhole-test-"),
+        "{msg}"
+    );
+    let reason = msg
+        .split("/life/cpuset.cpus: ")
+        .nth(1)
+        .expect("file named in error");
+    assert!(
+        reason.starts_with(|c: char| c.is_ascii_lowercase()) && !reason.contains("os error"),
+        "{msg}"
+    );
 
     let child = run_in(cg, "while :; do :; done");
     let pid = child.id() as i32;
@@ -216,10 +289,17 @@ fn v1_lifecycle_limits_freeze_kill_remove() {
 fn v1_device_rules_are_enforced() {
     let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let g = v1("devices");
-    g.0.apply(&devices(vec![(false, None, None, None, "rwm")])).unwrap();
+    g.0.apply(&devices(vec![(false, None, None, None, "rwm")]))
+        .unwrap();
     let list = read_file(&g.0, "devices", "devices.list");
-    assert!(list.contains("c 1:3 rwm") && !list.contains("a *:* rwm"), "{list}");
-    let child = run_in(&g.0, ": </dev/null && echo null-ok; : </dev/kmsg || echo kmsg-denied");
+    assert!(
+        list.contains("c 1:3 rwm") && !list.contains("a *:* rwm"),
+        "{list}"
+    );
+    let child = run_in(
+        &g.0,
+        "true </dev/null && echo null-ok; true </dev/kmsg || echo kmsg-denied",
+    );
     let (_, out, _) = output(child);
     assert_eq!(out, "null-ok\nkmsg-denied\n");
 }
@@ -233,8 +313,10 @@ fn v2_freeze_devices_kill_on_unified_hierarchy() {
     let g = v2("v2");
     let cg = &g.0;
     // Deny everything except the defaults, then read /dev/null (allowed) and /dev/kmsg.
-    cg.apply(&devices(vec![(false, None, None, None, "rwm")])).unwrap();
-    let probe = ": </dev/null && echo null-ok; : </dev/kmsg && echo kmsg-ok || echo kmsg-denied";
+    cg.apply(&devices(vec![(false, None, None, None, "rwm")]))
+        .unwrap();
+    let probe =
+        "true </dev/null && echo null-ok; true </dev/kmsg && echo kmsg-ok || echo kmsg-denied";
     let (_, out, _) = output(run_in(cg, probe));
     assert_eq!(out, "null-ok\nkmsg-denied\n");
     // Update: allow reading c 1:11 but still deny writing it; the old program is replaced.
@@ -244,7 +326,7 @@ fn v2_freeze_devices_kill_on_unified_hierarchy() {
         (false, Some(LinuxDeviceType::C), Some(1), Some(11), "w"),
     ]);
     cg.apply(&r).unwrap();
-    let probe2 = ": </dev/kmsg && echo read-ok; : >/dev/kmsg || echo write-denied";
+    let probe2 = "true </dev/kmsg && echo read-ok; true >/dev/kmsg || echo write-denied";
     let (_, out, _) = output(run_in(cg, probe2));
     assert_eq!(out, "read-ok\nwrite-denied\n");
 

@@ -31,7 +31,10 @@ impl V1 {
             .iter()
             .filter_map(|c| m.get(*c).map(|p| (*c, p.clone())))
             .collect();
-        V1 { mounts, rel: rel.to_path_buf() }
+        V1 {
+            mounts,
+            rel: rel.to_path_buf(),
+        }
     }
 
     /// The container directory of `controller`, if that controller is mounted.
@@ -44,10 +47,11 @@ impl V1 {
 
     /// The container directory of `controller`, or an error naming the `field` that needs it.
     fn need(&self, controller: &str, field: &str) -> Result<PathBuf, CgroupError> {
-        self.dir(controller).ok_or_else(|| CgroupError::Unsupported {
-            field: field.to_string(),
-            what: format!("the v1 {controller} controller"),
-        })
+        self.dir(controller)
+            .ok_or_else(|| CgroupError::Unsupported {
+                field: field.to_string(),
+                what: format!("the v1 {controller} controller"),
+            })
     }
 
     /// Distinct container directories (co-mounted controllers share one).
@@ -62,6 +66,7 @@ impl V1 {
         out
     }
 
+    /// Create the directories (idempotent).
     pub(crate) fn create(&self) -> Result<(), CgroupError> {
         for (ctrl, mount) in &self.mounts {
             let mut parent = mount.clone();
@@ -80,6 +85,7 @@ impl V1 {
         Ok(())
     }
 
+    /// Apply the set values of `r`.
     pub(crate) fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         if let Some(m) = r.memory() {
             self.apply_memory(m)?;
@@ -90,7 +96,11 @@ impl V1 {
         if let Some(p) = r.pids() {
             if p.limit() != 0 {
                 let dir = self.need("pids", "pids.limit")?;
-                let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
+                let v = if p.limit() > 0 {
+                    p.limit().to_string()
+                } else {
+                    "max".into()
+                };
                 write(&dir, "pids.max", &v)?;
             }
         }
@@ -100,7 +110,11 @@ impl V1 {
             rules.extend(parse_rules(&default_allowed())?);
             write(&dir, "devices.deny", "a")?;
             for rule in rules {
-                let file = if rule.allow { "devices.allow" } else { "devices.deny" };
+                let file = if rule.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
                 write(&dir, file, &rule.v1_line())?;
             }
         }
@@ -171,7 +185,11 @@ impl V1 {
     fn apply_cpu(&self, c: &LinuxCpu) -> Result<(), CgroupError> {
         let nz = |v: Option<u64>| v.filter(|v| *v != 0);
         if let Some(s) = nz(c.shares()) {
-            write(&self.need("cpu", "cpu.shares")?, "cpu.shares", &s.to_string())?;
+            write(
+                &self.need("cpu", "cpu.shares")?,
+                "cpu.shares",
+                &s.to_string(),
+            )?;
         }
         let quota = c.quota().filter(|q| *q != 0);
         if let Some(p) = nz(c.period()) {
@@ -184,19 +202,35 @@ impl V1 {
             }
         }
         if let Some(q) = quota {
-            write(&self.need("cpu", "cpu.quota")?, "cpu.cfs_quota_us", &q.to_string())?;
+            write(
+                &self.need("cpu", "cpu.quota")?,
+                "cpu.cfs_quota_us",
+                &q.to_string(),
+            )?;
         }
         if let Some(b) = c.burst() {
-            write(&self.need("cpu", "cpu.burst")?, "cpu.cfs_burst_us", &b.to_string())?;
+            write(
+                &self.need("cpu", "cpu.burst")?,
+                "cpu.cfs_burst_us",
+                &b.to_string(),
+            )?;
         }
         if let Some(i) = c.idle() {
             write(&self.need("cpu", "cpu.idle")?, "cpu.idle", &i.to_string())?;
         }
         if let Some(p) = nz(c.realtime_period()) {
-            write(&self.need("cpu", "cpu.realtimePeriod")?, "cpu.rt_period_us", &p.to_string())?;
+            write(
+                &self.need("cpu", "cpu.realtimePeriod")?,
+                "cpu.rt_period_us",
+                &p.to_string(),
+            )?;
         }
         if let Some(r) = c.realtime_runtime().filter(|r| *r != 0) {
-            write(&self.need("cpu", "cpu.realtimeRuntime")?, "cpu.rt_runtime_us", &r.to_string())?;
+            write(
+                &self.need("cpu", "cpu.realtimeRuntime")?,
+                "cpu.rt_runtime_us",
+                &r.to_string(),
+            )?;
         }
         if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
             write(&self.need("cpuset", "cpu.cpus")?, "cpuset.cpus", cpus)?;
@@ -207,6 +241,7 @@ impl V1 {
         Ok(())
     }
 
+    /// Move `pid` into the cgroup.
     pub(crate) fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
         for dir in self.dirs() {
             write(&dir, "cgroup.procs", &pid.to_string())?;
@@ -232,16 +267,23 @@ impl V1 {
         self.dir("freezer").is_some()
     }
 
+    /// Freeze or thaw and wait for the state to settle.
     pub(crate) fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
         let dir = self.need("freezer", "freezer")?;
         let state = if frozen { "FROZEN" } else { "THAWED" };
         write(&dir, "freezer.state", state)?;
         // FREEZING may stall on tasks in uninterruptible sleep: keep asking until it settles.
-        wait_for(&dir, "freezer.state", state, FREEZE_TIMEOUT, |s| s == state, || {
-            write(&dir, "freezer.state", state)
-        })
+        wait_for(
+            &dir,
+            "freezer.state",
+            state,
+            FREEZE_TIMEOUT,
+            |s| s == state,
+            || write(&dir, "freezer.state", state),
+        )
     }
 
+    /// Remove the cgroup directories (missing is fine).
     pub(crate) fn remove(&self) -> Result<(), CgroupError> {
         let mut first_err = None;
         for dir in self.dirs() {
@@ -252,6 +294,7 @@ impl V1 {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// Whether the cgroup directory exists.
     pub(crate) fn exists(&self) -> bool {
         self.dirs().iter().any(|d| d.is_dir())
     }

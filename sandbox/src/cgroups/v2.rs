@@ -26,14 +26,21 @@ pub(crate) struct V2 {
 }
 
 fn unsupported(field: &str, what: String) -> CgroupError {
-    CgroupError::Unsupported { field: field.to_string(), what }
+    CgroupError::Unsupported {
+        field: field.to_string(),
+        what,
+    }
 }
 
 impl V2 {
     /// The cgroup `rel` in the hierarchy mounted at `root`.
     pub(crate) fn new(root: &Path, rel: &Path) -> V2 {
         let dir = root.join(rel.strip_prefix("/").unwrap_or(rel));
-        V2 { root: root.to_path_buf(), rel: rel.to_path_buf(), dir }
+        V2 {
+            root: root.to_path_buf(),
+            rel: rel.to_path_buf(),
+            dir,
+        }
     }
 
     /// The container directory.
@@ -46,10 +53,14 @@ impl V2 {
         if self.dir.join(file).exists() {
             Ok(&self.dir)
         } else {
-            Err(unsupported(field, format!("{} (controller not enabled)", self.dir.join(file).display())))
+            Err(unsupported(
+                field,
+                format!("{} (controller not enabled)", self.dir.join(file).display()),
+            ))
         }
     }
 
+    /// Create the directories (idempotent).
     pub(crate) fn create(&self) -> Result<(), CgroupError> {
         let mut parent = self.root.clone();
         for dir in chain(&self.root, &self.rel) {
@@ -67,6 +78,7 @@ impl V2 {
         Ok(())
     }
 
+    /// Apply the set values of `r`.
     pub(crate) fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         if let Some(m) = r.memory() {
             self.apply_memory(m)?;
@@ -76,7 +88,11 @@ impl V2 {
         }
         if let Some(p) = r.pids() {
             if p.limit() != 0 {
-                let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
+                let v = if p.limit() > 0 {
+                    p.limit().to_string()
+                } else {
+                    "max".into()
+                };
                 write(self.need("pids.max", "pids.limit")?, "pids.max", &v)?;
             }
         }
@@ -99,7 +115,11 @@ impl V2 {
         let set = |v: Option<i64>| v.filter(|v| *v != 0);
         let (limit, swap, low) = (set(m.limit()), set(m.swap()), set(m.reservation()));
         if let Some(l) = limit {
-            write(self.need("memory.max", "memory.limit")?, "memory.max", &limit_value(l, true))?;
+            write(
+                self.need("memory.max", "memory.limit")?,
+                "memory.max",
+                &limit_value(l, true),
+            )?;
         }
         if let Some(s) = swap {
             // OCI swap is memory+swap; cgroup v2 limits swap alone.
@@ -117,14 +137,27 @@ impl V2 {
             if self.dir.join("memory.swap.max").exists() {
                 write(&self.dir, "memory.swap.max", &value)?;
             } else if value != "0" && value != "max" {
-                return Err(unsupported("memory.swap", format!("swap accounting ({})", self.dir.join("memory.swap.max").display())));
+                return Err(unsupported(
+                    "memory.swap",
+                    format!(
+                        "swap accounting ({})",
+                        self.dir.join("memory.swap.max").display()
+                    ),
+                ));
             }
         }
         if let Some(l) = low {
-            write(self.need("memory.low", "memory.reservation")?, "memory.low", &limit_value(l, true))?;
+            write(
+                self.need("memory.low", "memory.reservation")?,
+                "memory.low",
+                &limit_value(l, true),
+            )?;
         }
         if m.disable_oom_killer() == Some(true) {
-            return Err(unsupported("memory.disableOOMKiller", "memory.oom_control (cgroup v1 only)".into()));
+            return Err(unsupported(
+                "memory.disableOOMKiller",
+                "memory.oom_control (cgroup v1 only)".into(),
+            ));
         }
         Ok(())
     }
@@ -150,13 +183,24 @@ impl V2 {
             write(dir, "cpu.max", &format!("{q} {p}"))?;
         }
         if let Some(b) = c.burst() {
-            write(self.need("cpu.max.burst", "cpu.burst")?, "cpu.max.burst", &b.to_string())?;
+            write(
+                self.need("cpu.max.burst", "cpu.burst")?,
+                "cpu.max.burst",
+                &b.to_string(),
+            )?;
         }
         if let Some(i) = c.idle() {
-            write(self.need("cpu.idle", "cpu.idle")?, "cpu.idle", &i.to_string())?;
+            write(
+                self.need("cpu.idle", "cpu.idle")?,
+                "cpu.idle",
+                &i.to_string(),
+            )?;
         }
         if c.realtime_period().unwrap_or(0) != 0 || c.realtime_runtime().unwrap_or(0) != 0 {
-            return Err(unsupported("cpu.realtimeRuntime", "realtime cpu scheduling limits (cgroup v1 only)".into()));
+            return Err(unsupported(
+                "cpu.realtimeRuntime",
+                "realtime cpu scheduling limits (cgroup v1 only)".into(),
+            ));
         }
         if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
             write(self.need("cpuset.cpus", "cpu.cpus")?, "cpuset.cpus", cpus)?;
@@ -167,6 +211,7 @@ impl V2 {
         Ok(())
     }
 
+    /// Move `pid` into the cgroup.
     pub(crate) fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
         write(&self.dir, "cgroup.procs", &pid.to_string())
     }
@@ -175,11 +220,19 @@ impl V2 {
         read_procs(&self.dir)
     }
 
+    /// Freeze or thaw and wait for the state to settle.
     pub(crate) fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
         let v = if frozen { "1" } else { "0" };
         write(&self.dir, "cgroup.freeze", v)?;
         let want = format!("frozen {v}");
-        wait_for(&self.dir, "cgroup.events", &want, FREEZE_TIMEOUT, |s| s.lines().any(|l| l.trim() == want), || Ok(()))
+        wait_for(
+            &self.dir,
+            "cgroup.events",
+            &want,
+            FREEZE_TIMEOUT,
+            |s| s.lines().any(|l| l.trim() == want),
+            || Ok(()),
+        )
     }
 
     /// Kill every process with `cgroup.kill` (Linux 5.14+); `false` if the file is missing.
@@ -199,10 +252,12 @@ impl V2 {
         read_keyed(&self.dir, "memory.events", key)
     }
 
+    /// Remove the cgroup directories (missing is fine).
     pub(crate) fn remove(&self) -> Result<(), CgroupError> {
         remove_tree(&self.dir)
     }
 
+    /// Whether the cgroup directory exists.
     pub(crate) fn exists(&self) -> bool {
         self.dir.is_dir()
     }

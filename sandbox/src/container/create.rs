@@ -5,7 +5,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxNamespaceType, LinuxResources, Spec};
 
 use super::spawn::{self, Progress, Stdio};
 use super::state::{now_rfc3339, proc_stat, State, Status};
@@ -132,9 +132,7 @@ pub fn create(root: &Root, id: &str, bundle_dir: &Path, opts: CreateOptions) -> 
 
     cgroup.create()?;
     cleanup.cgroup = Some(&cgroup);
-    if let Some(r) = linux.resources() {
-        cgroup.apply(r)?;
-    }
+    cgroup.apply(&resources_with_devices(linux))?;
 
     let cfg = InitConfig {
         kind: InitKind::Container,
@@ -209,4 +207,25 @@ pub(crate) fn namespaces_of(spec: &Spec) -> Vec<NsEntry> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The spec's resources, with device rules allowing every device in `linux.devices`
+/// (the cgroup adds its default allowlist itself).
+fn resources_with_devices(linux: &oci_spec::runtime::Linux) -> LinuxResources {
+    let mut r = linux.resources().clone().unwrap_or_default();
+    let mut rules = r.devices().clone().unwrap_or_default();
+    for d in linux.devices().iter().flatten() {
+        if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(d.typ())
+            .major(d.major())
+            .minor(d.minor())
+            .access("rwm".to_string())
+            .build()
+        {
+            rules.push(rule);
+        }
+    }
+    r.set_devices(Some(rules));
+    r
 }

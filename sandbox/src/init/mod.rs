@@ -47,6 +47,11 @@ impl InitError {
 
 /// Entry point of the `init` role. Never returns.
 pub fn main() -> ! {
+    // Not dumpable while we hold host resources: processes already in the container's
+    // namespaces must not ptrace us or open our /proc files (runc CVE-2016-9962). execve
+    // resets this for the workload.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let fd: RawFd = match std::env::var(SYNC_FD_ENV).ok().and_then(|v| v.parse().ok()) {
         Some(fd) => fd,
         None => {
@@ -97,13 +102,13 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     let _ = nix::unistd::setsid();
 
     if cfg.kind == InitKind::Container {
-        rootfs_prepare(&cfg.spec, &cfg.rootfs, &cfg.cgroup_dirs)
+        crate::rootfs::prepare(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs)
             .map_err(|e| InitError::msg(e.to_string()))?;
         if cfg.creates_ns(LinuxNamespaceType::Uts) {
             process::set_hostname(&cfg.spec)?;
         }
         process::apply_sysctl(&cfg.spec)?;
-        rootfs_finalize(&cfg.spec).map_err(|e| InitError::msg(e.to_string()))?;
+        crate::rootfs::finalize(&cfg.spec).map_err(|e| InitError::msg(e.to_string()))?;
     }
     process::apply_rlimits(&cfg.process)?;
     process::apply_oom_score_adj(&cfg.process);
@@ -170,14 +175,3 @@ fn finish(cfg: &InitConfig, caps: &CapSets, filter: Option<&FilterPlan>, exec: &
 
 use process::Exec;
 
-// TEMPORARY until rootfs::prepare/finalize land.
-fn rootfs_prepare(
-    _: &oci_spec::runtime::Spec,
-    _: &std::path::Path,
-    _: &[(String, std::path::PathBuf)],
-) -> Result<(), InitError> {
-    Err(InitError::msg("rootfs setup not wired yet"))
-}
-fn rootfs_finalize(_: &oci_spec::runtime::Spec) -> Result<(), InitError> {
-    Ok(())
-}

@@ -101,17 +101,32 @@ pub enum RootfsError {
 
 impl RootfsError {
     /// Builds an [`RootfsError::Invalid`].
-    pub fn invalid(field: impl Into<String>, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        RootfsError::Invalid { field: field.into(), value: value.into(), reason: reason.into() }
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        RootfsError::Invalid {
+            field: field.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Builds an [`RootfsError::Sys`].
     pub fn sys(what: impl Into<String>, op: &'static str, errno: Errno) -> Self {
-        RootfsError::Sys { what: what.into(), op, errno }
+        RootfsError::Sys {
+            what: what.into(),
+            op,
+            errno,
+        }
     }
 
     /// Builds an [`RootfsError::Resolve`].
     pub fn resolve(what: impl Into<String>, reason: ResolveError) -> Self {
-        RootfsError::Resolve { what: what.into(), reason }
+        RootfsError::Resolve {
+            what: what.into(),
+            reason,
+        }
     }
 }

@@ -1,14 +1,98 @@
-//! The container's root filesystem: validation of the spec's root, mounts and devices, the
-//! mounts themselves (done race-safely on fds resolved inside the rootfs), `pivot_root`, and
-//! the final masking / read-only steps.
+//! The container's root filesystem.
+//!
+//! * [`validate`] — host-side checks of `root`, `mounts`, `linux.devices`, ... before anything
+//!   is created;
+//! * [`prepare`] — in the container's init, in its new mount namespace: isolate `/`, bind the
+//!   rootfs onto itself, perform the spec mounts, create `/dev` nodes, `pivot_root`;
+//! * [`finalize`] — after `pivot_root`: read-only and masked paths, read-only root.
+//!
+//! Every container path is resolved with [`resolve_in_root`] (component by component on
+//! `O_PATH` fds, refusing to leave the rootfs), and every mount is attached with `move_mount`
+//! onto the resolved fd, never onto a path.
 
+pub mod cgroup_mount;
+pub mod devices;
 pub mod error;
+pub mod finalize;
+pub mod mounts;
+pub mod options;
+pub mod pivot;
 pub mod resolve;
 pub mod sys;
-
-pub use error::{ResolveError, RootfsError};
-pub use resolve::{resolve_in_root, Create};
-pub mod options;
 pub mod validate;
 
+#[cfg(test)]
+mod selftest;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+pub use error::{ResolveError, RootfsError};
+pub use finalize::finalize;
+pub use options::Propagation;
+pub use resolve::{resolve_in_root, Create};
 pub use validate::validate;
+
+/// `linux.rootfsPropagation`, defaulting to `rprivate`.
+fn root_propagation(spec: &Spec) -> Propagation {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(Propagation::parse)
+        .unwrap_or(Propagation {
+            kind: libc::MS_PRIVATE,
+            recursive: true,
+        })
+}
+
+/// Whether `/dev` is bind-mounted by the spec (then no device nodes are created).
+fn dev_is_bind(spec: &Spec) -> bool {
+    spec.mounts().iter().flatten().any(|m| {
+        let opts = options::MountOptions::parse(m.options().as_deref().unwrap_or_default());
+        validate::clean(m.destination()) == Path::new("/dev")
+            && validate::mount_kind(m, &opts) == Some(validate::MountKind::Bind)
+    })
+}
+
+/// Everything up to and including `pivot_root`, run by the container's init inside its new
+/// mount namespace:
+/// 1. `/` made recursively private (or slave, per `linux.rootfsPropagation`);
+/// 2. the rootfs (`root.path`, relative to `bundle`) bind-mounted onto itself;
+/// 3. each spec mount in order, on its destination resolved inside the rootfs and created if
+///    missing (cgroup mounts show the container's own `cgroup_dirs`, given as
+///    `(controller, host directory)` pairs);
+/// 4. device nodes and `/dev` symlinks unless `/dev` is a bind mount;
+/// 5. `pivot_root` into the rootfs and `chdir("/")`.
+///
+/// No fd into the host filesystem stays open afterwards.
+pub fn prepare(
+    spec: &Spec,
+    bundle: &Path,
+    cgroup_dirs: &[(String, PathBuf)],
+) -> Result<(), RootfsError> {
+    let rootfs = validate::rootfs_path(spec, bundle)?;
+    let prop = root_propagation(spec);
+    pivot::isolate_root(prop)?;
+    let root = pivot::bind_rootfs(&rootfs)?;
+    {
+        let cgroupns = spec
+            .linux()
+            .iter()
+            .flat_map(|l| l.namespaces().iter().flatten())
+            .any(|n| n.typ() == LinuxNamespaceType::Cgroup);
+        let ctx = mounts::MountContext {
+            root: std::os::fd::AsFd::as_fd(&root),
+            bundle,
+            cgroup_dirs,
+            cgroupns,
+        };
+        for (i, m) in spec.mounts().iter().flatten().enumerate() {
+            mounts::mount_entry(&ctx, i, m)?;
+        }
+        if !dev_is_bind(spec) {
+            devices::setup_dev(&ctx, spec)?;
+        }
+    }
+    pivot::pivot(root, prop)
+}

@@ -2,8 +2,9 @@
 //! attributes for the new mount API.
 
 use super::sys::{
-    MountAttr, MOUNT_ATTR_ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOEXEC,
-    MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME,
+    MountAttr, MOUNT_ATTR_ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME,
+    MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME,
+    MOUNT_ATTR_STRICTATIME,
 };
 
 /// Mount propagation type requested by an option or `linux.rootfsPropagation`.
@@ -122,7 +123,11 @@ impl MountOptions {
 
     /// The attribute change as a `struct mount_attr` (no propagation).
     pub fn attr(&self) -> MountAttr {
-        MountAttr { attr_set: self.attr_set, attr_clr: self.attr_clr, ..MountAttr::default() }
+        MountAttr {
+            attr_set: self.attr_set,
+            attr_clr: self.attr_clr,
+            ..MountAttr::default()
+        }
     }
 
     /// The attributes to pass to `fsmount` for a fresh filesystem mount.
@@ -137,11 +142,22 @@ mod tests {
 
     #[test]
     fn sorts_options() {
-        let o = MountOptions::parse(&["rbind", "ro", "nosuid", "rprivate", "mode=755", "noatime", "sync"]);
+        let o = MountOptions::parse(&[
+            "rbind", "ro", "nosuid", "rprivate", "mode=755", "noatime", "sync",
+        ]);
         assert!(o.bind && o.recursive && !o.remount);
-        assert_eq!(o.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
+        assert_eq!(
+            o.attr_set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME
+        );
         assert_eq!(o.attr_clr, MOUNT_ATTR_ATIME);
-        assert_eq!(o.propagation, Some(Propagation { kind: libc::MS_PRIVATE, recursive: true }));
+        assert_eq!(
+            o.propagation,
+            Some(Propagation {
+                kind: libc::MS_PRIVATE,
+                recursive: true
+            })
+        );
         assert_eq!(o.data, vec!["mode=755".to_owned()]);
         assert_eq!(o.sb_flags, vec!["sync"]);
     }
@@ -151,7 +167,10 @@ mod tests {
         let o = MountOptions::parse(&["ro", "rw", "exec", "noexec", "noatime", "relatime"]);
         assert_eq!(o.attr_set, MOUNT_ATTR_NOEXEC | MOUNT_ATTR_RELATIME);
         assert_eq!(o.attr_clr, MOUNT_ATTR_RDONLY | MOUNT_ATTR_ATIME);
-        assert_eq!(Propagation::parse("rslave").map(|p| p.kind), Some(libc::MS_SLAVE));
+        assert_eq!(
+            Propagation::parse("rslave").map(|p| p.kind),
+            Some(libc::MS_SLAVE)
+        );
         assert_eq!(Propagation::parse("rfoo"), None);
     }
 }

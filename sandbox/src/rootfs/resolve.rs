@@ -55,7 +55,11 @@ pub struct Resolved {
 /// Resolves `path` (absolute or relative, both taken relative to `root`) inside `root`, an
 /// `O_PATH` directory fd of the rootfs, following symlinks as if `root` were `/`, and returns
 /// an `O_PATH|O_CLOEXEC` fd of the result. Fails if a `..` would climb above the rootfs.
-pub fn resolve_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd, RootfsError> {
+pub fn resolve_in_root(
+    root: &OwnedFd,
+    path: &Path,
+    create: Create,
+) -> Result<OwnedFd, RootfsError> {
     resolve(root.as_fd(), path, create)
         .map(|r| r.fd)
         .map_err(|e| RootfsError::resolve(format!("path {path:?}"), e))
@@ -79,7 +83,10 @@ fn split(path: &OsStr, via: Option<Rc<Origin>>) -> impl DoubleEndedIterator<Item
     path.as_bytes()
         .split(|b| *b == b'/')
         .filter(|c| !c.is_empty() && *c != b".")
-        .map(move |c| Pending { name: OsStr::from_bytes(c).to_owned(), via: via.clone() })
+        .map(move |c| Pending {
+            name: OsStr::from_bytes(c).to_owned(),
+            via: via.clone(),
+        })
 }
 
 /// The in-container path of the directory stack.
@@ -97,7 +104,11 @@ const MAX_CREATE_RETRIES: usize = 16;
 
 /// Like [`resolve_in_root`] but also returns the resolved in-container path and a bare
 /// [`ResolveError`] so callers can add their own context.
-pub fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> Result<Resolved, ResolveError> {
+pub fn resolve(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    create: Create,
+) -> Result<Resolved, ResolveError> {
     let mut stack: Vec<(OwnedFd, OsString)> = Vec::new();
     let mut queue: VecDeque<Pending> = split(path.as_os_str(), None).collect();
     let mut links = 0usize;
@@ -107,8 +118,13 @@ pub fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> Result<Reso
         if p.name.as_bytes() == b".." {
             if stack.pop().is_none() {
                 return Err(match p.via {
-                    Some(o) => ResolveError::SymlinkEscape { link: o.link.clone(), target: o.target.clone() },
-                    None => ResolveError::DotDotEscape { at: PathBuf::from("/") },
+                    Some(o) => ResolveError::SymlinkEscape {
+                        link: o.link.clone(),
+                        target: o.target.clone(),
+                    },
+                    None => ResolveError::DotDotEscape {
+                        at: PathBuf::from("/"),
+                    },
                 });
             }
             continue;
@@ -116,8 +132,13 @@ pub fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> Result<Reso
         let parent = stack.last().map_or(root, |(fd, _)| fd.as_fd());
         let at = display(&stack).join(&p.name);
         let is_last = queue.is_empty();
-        let sys_err = |op: &'static str, errno: Errno| ResolveError::Sys { op, at: at.clone(), errno };
-        let cname = CString::new(p.name.clone().into_vec()).map_err(|_| sys_err("open", Errno::EINVAL))?;
+        let sys_err = |op: &'static str, errno: Errno| ResolveError::Sys {
+            op,
+            at: at.clone(),
+            errno,
+        };
+        let cname =
+            CString::new(p.name.clone().into_vec()).map_err(|_| sys_err("open", Errno::EINVAL))?;
 
         match sys::openat(parent, &cname, libc::O_PATH | libc::O_NOFOLLOW, 0) {
             Ok(fd) => {
@@ -136,7 +157,10 @@ pub fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> Result<Reso
                     if target.as_bytes().starts_with(b"/") {
                         stack.clear();
                     }
-                    let via = Rc::new(Origin { link: at, target: PathBuf::from(&target) });
+                    let via = Rc::new(Origin {
+                        link: at,
+                        target: PathBuf::from(&target),
+                    });
                     for c in split(&target, Some(via)).rev() {
                         queue.push_front(c);
                     }
@@ -159,7 +183,11 @@ pub fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> Result<Reso
                         Err(e) => return Err(sys_err("create file", e)),
                     }
                 } else {
-                    match mkdirat(Some(parent.as_raw_fd()), cname.as_c_str(), Mode::from_bits_truncate(0o755)) {
+                    match mkdirat(
+                        Some(parent.as_raw_fd()),
+                        cname.as_c_str(),
+                        Mode::from_bits_truncate(0o755),
+                    ) {
                         Ok(()) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(sys_err("mkdir", e)),
                     }
@@ -169,7 +197,11 @@ pub fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> Result<Reso
                 queue.push_front(p);
             }
             Err(Errno::ENOENT) => return Err(ResolveError::NotFound { at }),
-            Err(Errno::ENOTDIR) => return Err(ResolveError::NotADirectory { at: display(&stack) }),
+            Err(Errno::ENOTDIR) => {
+                return Err(ResolveError::NotADirectory {
+                    at: display(&stack),
+                })
+            }
             Err(e) => return Err(sys_err("open", e)),
         }
     }
@@ -177,12 +209,17 @@ pub fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> Result<Reso
     let resolved_path = display(&stack);
     let fd = match stack.pop() {
         Some((fd, _)) => fd,
-        None => root
-            .try_clone_to_owned()
-            .map_err(|e| ResolveError::Sys { op: "dup", at: resolved_path.clone(), errno: io_errno(&e) })?,
+        None => root.try_clone_to_owned().map_err(|e| ResolveError::Sys {
+            op: "dup",
+            at: resolved_path.clone(),
+            errno: io_errno(&e),
+        })?,
     };
     cross_check(root, path, &fd, &resolved_path)?;
-    Ok(Resolved { fd, path: resolved_path })
+    Ok(Resolved {
+        fd,
+        path: resolved_path,
+    })
 }
 
 fn io_errno(e: &std::io::Error) -> Errno {
@@ -191,13 +228,30 @@ fn io_errno(e: &std::io::Error) -> Errno {
 
 /// Re-resolves `path` with the kernel's `openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)` and
 /// checks it lands on the same inode as our walk. Skipped when `openat2` is unavailable.
-fn cross_check(root: BorrowedFd<'_>, path: &Path, ours: &OwnedFd, resolved: &Path) -> Result<(), ResolveError> {
-    let raced = |detail: String| ResolveError::Raced { ours: resolved.to_owned(), detail };
+fn cross_check(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    ours: &OwnedFd,
+    resolved: &Path,
+) -> Result<(), ResolveError> {
+    let raced = |detail: String| ResolveError::Raced {
+        ours: resolved.to_owned(),
+        detail,
+    };
     let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
         return Ok(());
     };
-    let cpath = if cpath.as_bytes().is_empty() { CString::from(c".") } else { cpath };
-    let theirs = match sys::openat2(root, &cpath, libc::O_PATH, sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS) {
+    let cpath = if cpath.as_bytes().is_empty() {
+        CString::from(c".")
+    } else {
+        cpath
+    };
+    let theirs = match sys::openat2(
+        root,
+        &cpath,
+        libc::O_PATH,
+        sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
+    ) {
         Ok(fd) => fd,
         Err(Errno::ENOSYS) | Err(Errno::EPERM) => return Ok(()),
         Err(e) => return Err(raced(format!("it failed with {e}"))),
@@ -207,7 +261,10 @@ fn cross_check(root: BorrowedFd<'_>, path: &Path, ours: &OwnedFd, resolved: &Pat
         _ => return Ok(()),
     };
     if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
-        return Err(raced(format!("device/inode {}/{} vs {}/{}", a.st_dev, a.st_ino, b.st_dev, b.st_ino)));
+        return Err(raced(format!(
+            "device/inode {}/{} vs {}/{}",
+            a.st_dev, a.st_ino, b.st_dev, b.st_ino
+        )));
     }
     Ok(())
 }
@@ -225,7 +282,8 @@ mod tests {
         fn new(tag: &str) -> Self {
             static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
             let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let p = std::env::temp_dir().join(format!("pinhole-resolve-{tag}-{}-{n}", std::process::id()));
+            let p = std::env::temp_dir()
+                .join(format!("pinhole-resolve-{tag}-{}-{n}", std::process::id()));
             let _ = fs::remove_dir_all(&p);
             fs::create_dir_all(p.join("root")).unwrap();
             Scratch(p)
@@ -277,7 +335,10 @@ mod tests {
         symlink("/etc/passwd", s.root().join("pw")).unwrap();
         symlink("/", s.root().join("etc/rootlink")).unwrap();
         let r = res(&s, "/pw", Create::No).unwrap();
-        assert_eq!(ino(&r.fd), fs::metadata(s.root().join("etc/passwd")).unwrap().ino());
+        assert_eq!(
+            ino(&r.fd),
+            fs::metadata(s.root().join("etc/passwd")).unwrap().ino()
+        );
         let r = res(&s, "/etc/rootlink/etc/rootlink/etc", Create::No).unwrap();
         assert_eq!(r.path, Path::new("/etc"));
     }
@@ -287,8 +348,14 @@ mod tests {
         let s = Scratch::new("dotdot");
         fs::create_dir_all(s.root().join("a/b/c")).unwrap();
         symlink("../../b", s.root().join("a/b/c/up")).unwrap();
-        assert_eq!(res(&s, "/a/b/../b/c", Create::No).unwrap().path, Path::new("/a/b/c"));
-        assert_eq!(res(&s, "/a/b/c/up/c", Create::No).unwrap().path, Path::new("/a/b/c"));
+        assert_eq!(
+            res(&s, "/a/b/../b/c", Create::No).unwrap().path,
+            Path::new("/a/b/c")
+        );
+        assert_eq!(
+            res(&s, "/a/b/c/up/c", Create::No).unwrap().path,
+            Path::new("/a/b/c")
+        );
         assert_eq!(res(&s, "/a/..", Create::No).unwrap().path, Path::new("/"));
     }
 
@@ -299,7 +366,10 @@ mod tests {
         let e = res(&s, "/a/../../etc", Create::Dir).unwrap_err();
         assert!(matches!(e, ResolveError::DotDotEscape { .. }), "{e}");
         assert!(!s.0.join("etc").exists());
-        assert!(matches!(res(&s, "..", Create::No).unwrap_err(), ResolveError::DotDotEscape { .. }));
+        assert!(matches!(
+            res(&s, "..", Create::No).unwrap_err(),
+            ResolveError::DotDotEscape { .. }
+        ));
     }
 
     #[test]
@@ -326,8 +396,14 @@ mod tests {
         symlink("l2", s.root().join("l1")).unwrap();
         symlink("/l1", s.root().join("l2")).unwrap();
         symlink("self/x", s.root().join("self")).unwrap();
-        assert!(matches!(res(&s, "/l1", Create::No).unwrap_err(), ResolveError::TooManySymlinks { .. }));
-        assert!(matches!(res(&s, "/self", Create::Dir).unwrap_err(), ResolveError::TooManySymlinks { .. }));
+        assert!(matches!(
+            res(&s, "/l1", Create::No).unwrap_err(),
+            ResolveError::TooManySymlinks { .. }
+        ));
+        assert!(matches!(
+            res(&s, "/self", Create::Dir).unwrap_err(),
+            ResolveError::TooManySymlinks { .. }
+        ));
     }
 
     #[test]
@@ -335,7 +411,10 @@ mod tests {
         let s = Scratch::new("create");
         let r = res(&s, "/x/y/z", Create::Dir).unwrap();
         assert!(s.root().join("x/y/z").is_dir());
-        assert_eq!(ino(&r.fd), fs::metadata(s.root().join("x/y/z")).unwrap().ino());
+        assert_eq!(
+            ino(&r.fd),
+            fs::metadata(s.root().join("x/y/z")).unwrap().ino()
+        );
         let r = res(&s, "/f/g", Create::File).unwrap();
         assert!(s.root().join("f").is_dir());
         assert!(s.root().join("f/g").is_file());
@@ -346,7 +425,10 @@ mod tests {
         assert!(s.root().join("target/file").is_file());
         // Existing things are left alone.
         res(&s, "/f/g", Create::File).unwrap();
-        assert!(matches!(res(&s, "/nope", Create::No).unwrap_err(), ResolveError::NotFound { .. }));
+        assert!(matches!(
+            res(&s, "/nope", Create::No).unwrap_err(),
+            ResolveError::NotFound { .. }
+        ));
     }
 
     #[test]

@@ -92,10 +92,22 @@ fn unit_result(ret: libc::c_long) -> Result<(), Errno> {
 }
 
 /// `openat(dirfd, name, flags | O_CLOEXEC, mode)` returning an owned fd.
-pub fn openat(dirfd: BorrowedFd<'_>, name: &CStr, flags: libc::c_int, mode: libc::mode_t) -> Result<OwnedFd, Errno> {
+pub fn openat(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> Result<OwnedFd, Errno> {
     loop {
         // SAFETY: `name` is a valid NUL-terminated string and `dirfd` is a live fd.
-        let ret = unsafe { libc::openat(dirfd.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
+        let ret = unsafe {
+            libc::openat(
+                dirfd.as_raw_fd(),
+                name.as_ptr(),
+                flags | libc::O_CLOEXEC,
+                mode as libc::c_uint,
+            )
+        };
         match fd_result(ret as libc::c_long) {
             Err(Errno::EINTR) => continue,
             other => return other,
@@ -104,8 +116,17 @@ pub fn openat(dirfd: BorrowedFd<'_>, name: &CStr, flags: libc::c_int, mode: libc
 }
 
 /// `openat2(dirfd, path, {flags | O_CLOEXEC, resolve})`.
-pub fn openat2(dirfd: BorrowedFd<'_>, path: &CStr, flags: libc::c_int, resolve: u64) -> Result<OwnedFd, Errno> {
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+pub fn openat2(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
     // SAFETY: `how` is a properly sized `struct open_how` living across the call, `path` is
     // NUL-terminated and `dirfd` is a live fd.
     let ret = unsafe {
@@ -121,7 +142,11 @@ pub fn openat2(dirfd: BorrowedFd<'_>, path: &CStr, flags: libc::c_int, resolve: 
 }
 
 /// `open_tree(dirfd, path, flags | OPEN_TREE_CLOEXEC)`; with an empty `path` pass `AT_EMPTY_PATH`.
-pub fn open_tree(dirfd: BorrowedFd<'_>, path: &CStr, flags: libc::c_uint) -> Result<OwnedFd, Errno> {
+pub fn open_tree(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: libc::c_uint,
+) -> Result<OwnedFd, Errno> {
     // SAFETY: plain syscall with a live fd and a NUL-terminated path.
     let ret = unsafe {
         libc::syscall(
@@ -161,7 +186,12 @@ pub fn fsopen(fstype: &CStr) -> Result<OwnedFd, Errno> {
 }
 
 /// `fsconfig(fs, cmd, key, value, 0)`; `key`/`value` may be absent.
-pub fn fsconfig(fs: BorrowedFd<'_>, cmd: libc::c_uint, key: Option<&CStr>, value: Option<&CStr>) -> Result<(), Errno> {
+pub fn fsconfig(
+    fs: BorrowedFd<'_>,
+    cmd: libc::c_uint,
+    key: Option<&CStr>,
+    value: Option<&CStr>,
+) -> Result<(), Errno> {
     let key = key.map_or(std::ptr::null(), CStr::as_ptr);
     let value = value.map_or(std::ptr::null(), CStr::as_ptr);
     // SAFETY: pointers are either null or NUL-terminated strings alive across the call.
@@ -172,7 +202,14 @@ pub fn fsconfig(fs: BorrowedFd<'_>, cmd: libc::c_uint, key: Option<&CStr>, value
 /// `fsmount(fs, FSMOUNT_CLOEXEC, attr_flags)`: a detached mount of the created superblock.
 pub fn fsmount(fs: BorrowedFd<'_>, attr_flags: u64) -> Result<OwnedFd, Errno> {
     // SAFETY: plain syscall with a live fd.
-    let ret = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attr_flags as libc::c_uint) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            attr_flags as libc::c_uint,
+        )
+    };
     fd_result(ret)
 }
 

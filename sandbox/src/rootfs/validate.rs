@@ -9,7 +9,9 @@ use super::error::RootfsError;
 use super::options::{MountOptions, Propagation};
 
 /// Filesystem types that may be mounted (besides bind mounts).
-pub const SUPPORTED_TYPES: &[&str] = &["proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2"];
+pub const SUPPORTED_TYPES: &[&str] = &[
+    "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2",
+];
 
 /// Files below `/proc` that a bind mount may cover (what lxcfs-style setups use; same list as
 /// runc). Anything else below `/proc` is refused: mounting over `/proc/self/attr/...`,
@@ -54,19 +56,31 @@ pub fn mount_kind(m: &Mount, opts: &MountOptions) -> Option<MountKind> {
 /// Checks the `/proc` rules on a destination (the spec's, and again on the resolved one):
 /// only a `proc` filesystem may go on `/proc` itself, and below `/proc` only bind mounts onto
 /// [`PROC_BIND_ALLOWLIST`] entries.
-pub fn check_proc_destination(what: &str, dest: &Path, kind: &MountKind) -> Result<(), RootfsError> {
+pub fn check_proc_destination(
+    what: &str,
+    dest: &Path,
+    kind: &MountKind,
+) -> Result<(), RootfsError> {
     let is_proc = matches!(kind, MountKind::Fs(t) if t == "proc");
     if dest == Path::new("/proc") {
         if !is_proc {
-            return Err(RootfsError::invalid(what, dest.display().to_string(), "only a mount of type proc may be placed on /proc"));
+            return Err(RootfsError::invalid(
+                what,
+                dest.display().to_string(),
+                "only a mount of type proc may be placed on /proc",
+            ));
         }
     } else if dest.starts_with("/proc") {
-        let allowed = *kind == MountKind::Bind && PROC_BIND_ALLOWLIST.iter().any(|p| Path::new(p) == dest);
+        let allowed =
+            *kind == MountKind::Bind && PROC_BIND_ALLOWLIST.iter().any(|p| Path::new(p) == dest);
         if !allowed {
             return Err(RootfsError::invalid(
                 what,
                 dest.display().to_string(),
-                format!("is inside /proc; only bind mounts onto {} are allowed there", PROC_BIND_ALLOWLIST.join(", ")),
+                format!(
+                    "is inside /proc; only bind mounts onto {} are allowed there",
+                    PROC_BIND_ALLOWLIST.join(", ")
+                ),
             ));
         }
     }
@@ -80,7 +94,11 @@ fn check_abs_path(field: &str, p: &Path) -> Result<(), RootfsError> {
         return Err(RootfsError::invalid(field, shown, "must be absolute"));
     }
     if p.components().any(|c| c == Component::ParentDir) {
-        return Err(RootfsError::invalid(field, shown, "must not contain \"..\""));
+        return Err(RootfsError::invalid(
+            field,
+            shown,
+            "must not contain \"..\"",
+        ));
     }
     Ok(())
 }
@@ -111,8 +129,20 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), RootfsError> {
     let shown = rootfs.display().to_string();
     match std::fs::metadata(&rootfs) {
         Ok(md) if md.is_dir() => {}
-        Ok(_) => return Err(RootfsError::invalid("root.path", shown, "is not a directory")),
-        Err(e) => return Err(RootfsError::invalid("root.path", shown, format!("cannot be used: {e}"))),
+        Ok(_) => {
+            return Err(RootfsError::invalid(
+                "root.path",
+                shown,
+                "is not a directory",
+            ))
+        }
+        Err(e) => {
+            return Err(RootfsError::invalid(
+                "root.path",
+                shown,
+                format!("cannot be used: {e}"),
+            ))
+        }
     }
 
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
@@ -134,16 +164,32 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), RootfsError> {
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         check_abs_path(&format!("linux.devices[{i}].path"), d.path())?;
         if clean(d.path()) == Path::new("/") {
-            return Err(RootfsError::invalid(format!("linux.devices[{i}].path"), "/", "must name a file"));
+            return Err(RootfsError::invalid(
+                format!("linux.devices[{i}].path"),
+                "/",
+                "must name a file",
+            ));
         }
         if d.typ() == LinuxDeviceType::A {
-            return Err(RootfsError::invalid(format!("linux.devices[{i}].type"), "a", "must be one of c, b, u, p"));
+            return Err(RootfsError::invalid(
+                format!("linux.devices[{i}].type"),
+                "a",
+                "must be one of c, b, u, p",
+            ));
         }
         if d.typ() != LinuxDeviceType::P && !(0..=0xfff).contains(&d.major()) {
-            return Err(RootfsError::invalid(format!("linux.devices[{i}].major"), d.major().to_string(), "out of range"));
+            return Err(RootfsError::invalid(
+                format!("linux.devices[{i}].major"),
+                d.major().to_string(),
+                "out of range",
+            ));
         }
         if d.typ() != LinuxDeviceType::P && !(0..=0xf_ffff).contains(&d.minor()) {
-            return Err(RootfsError::invalid(format!("linux.devices[{i}].minor"), d.minor().to_string(), "out of range"));
+            return Err(RootfsError::invalid(
+                format!("linux.devices[{i}].minor"),
+                d.minor().to_string(),
+                "out of range",
+            ));
         }
     }
     for (i, p) in linux.masked_paths().iter().flatten().enumerate() {
@@ -166,19 +212,34 @@ fn validate_mount(i: usize, m: &Mount, bundle: &Path) -> Result<(), RootfsError>
         return Err(RootfsError::invalid(
             format!("mounts[{i}].type"),
             typ,
-            format!("unsupported; use bind/rbind or one of {}", SUPPORTED_TYPES.join(", ")),
+            format!(
+                "unsupported; use bind/rbind or one of {}",
+                SUPPORTED_TYPES.join(", ")
+            ),
         ));
     };
     if dest == Path::new("/") && !opts.remount {
-        return Err(RootfsError::invalid(field, "/", "must not be the rootfs itself"));
+        return Err(RootfsError::invalid(
+            field,
+            "/",
+            "must not be the rootfs itself",
+        ));
     }
     check_proc_destination(&field, &dest, &kind)?;
     if kind == MountKind::Bind && !opts.remount {
         let Some(src) = bind_source(m, bundle) else {
-            return Err(RootfsError::invalid(format!("mounts[{i}].source"), "", "a bind mount needs a source"));
+            return Err(RootfsError::invalid(
+                format!("mounts[{i}].source"),
+                "",
+                "a bind mount needs a source",
+            ));
         };
         if let Err(e) = std::fs::metadata(&src) {
-            return Err(RootfsError::invalid(format!("mounts[{i}].source"), src.display().to_string(), format!("cannot be used: {e}")));
+            return Err(RootfsError::invalid(
+                format!("mounts[{i}].source"),
+                src.display().to_string(),
+                format!("cannot be used: {e}"),
+            ));
         }
     }
     Ok(())
@@ -187,7 +248,9 @@ fn validate_mount(i: usize, m: &Mount, bundle: &Path) -> Result<(), RootfsError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::{LinuxBuilder, LinuxDeviceBuilder, MountBuilder, RootBuilder, SpecBuilder};
+    use oci_spec::runtime::{
+        LinuxBuilder, LinuxDeviceBuilder, MountBuilder, RootBuilder, SpecBuilder,
+    };
 
     fn spec_with(mounts: Vec<Mount>) -> Spec {
         SpecBuilder::default()
@@ -215,11 +278,31 @@ mod tests {
     fn accepts_the_usual_mounts() {
         let spec = spec_with(vec![
             mnt("/proc", "proc", "proc", &[]),
-            mnt("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
-            mnt("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666"]),
-            mnt("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
+            mnt(
+                "/dev",
+                "tmpfs",
+                "tmpfs",
+                &["nosuid", "strictatime", "mode=755", "size=65536k"],
+            ),
+            mnt(
+                "/dev/pts",
+                "devpts",
+                "devpts",
+                &["nosuid", "noexec", "newinstance", "ptmxmode=0666"],
+            ),
+            mnt(
+                "/sys",
+                "sysfs",
+                "sysfs",
+                &["nosuid", "noexec", "nodev", "ro"],
+            ),
             mnt("/sys/fs/cgroup", "cgroup", "cgroup", &["ro"]),
-            mnt("/etc/hosts", "none", "/etc/hosts", &["rbind", "rprivate", "ro"]),
+            mnt(
+                "/etc/hosts",
+                "none",
+                "/etc/hosts",
+                &["rbind", "rprivate", "ro"],
+            ),
             mnt("/proc/cpuinfo", "bind", "/proc/cpuinfo", &["bind"]),
         ]);
         validate(&spec, Path::new("/")).unwrap();
@@ -227,27 +310,62 @@ mod tests {
 
     #[test]
     fn rejects_bad_mounts() {
-        let e = err(&spec_with(vec![mnt("/proc", "proc", "proc", &[]), mnt("proc", "proc", "proc", &[])]));
+        let e = err(&spec_with(vec![
+            mnt("/proc", "proc", "proc", &[]),
+            mnt("proc", "proc", "proc", &[]),
+        ]));
         assert_eq!(e, "mounts[1].destination \"proc\": must be absolute");
         let e = err(&spec_with(vec![mnt("/x", "ext4", "/dev/sda", &[])]));
         assert!(e.starts_with("mounts[0].type \"ext4\": unsupported"), "{e}");
         let e = err(&spec_with(vec![mnt("/proc", "tmpfs", "tmpfs", &[])]));
         assert!(e.contains("only a mount of type proc"), "{e}");
-        let e = err(&spec_with(vec![mnt("/proc/self/attr", "bind", "/tmp", &["bind"])]));
-        assert!(e.starts_with("mounts[0].destination \"/proc/self/attr\": is inside /proc"), "{e}");
+        let e = err(&spec_with(vec![mnt(
+            "/proc/self/attr",
+            "bind",
+            "/tmp",
+            &["bind"],
+        )]));
+        assert!(
+            e.starts_with("mounts[0].destination \"/proc/self/attr\": is inside /proc"),
+            "{e}"
+        );
         let e = err(&spec_with(vec![mnt("/a/../b", "tmpfs", "tmpfs", &[])]));
         assert!(e.contains("must not contain"), "{e}");
-        let e = err(&spec_with(vec![mnt("/x", "bind", "/nonexistent-pinhole", &["rbind"])]));
-        assert!(e.starts_with("mounts[0].source \"/nonexistent-pinhole\": cannot be used"), "{e}");
+        let e = err(&spec_with(vec![mnt(
+            "/x",
+            "bind",
+            "/nonexistent-pinhole",
+            &["rbind"],
+        )]));
+        assert!(
+            e.starts_with("mounts[0].source \"/nonexistent-pinhole\": cannot be used"),
+            "{e}"
+        );
     }
 
     #[test]
     fn rejects_bad_devices_and_root() {
         let mut spec = spec_with(vec![]);
-        let dev = LinuxDeviceBuilder::default().path("dev/x").typ(LinuxDeviceType::C).major(1).minor(3).build().unwrap();
-        spec.set_linux(Some(LinuxBuilder::default().devices(vec![dev]).build().unwrap()));
-        assert_eq!(err(&spec), "linux.devices[0].path \"dev/x\": must be absolute");
-        spec.set_root(Some(RootBuilder::default().path("/nonexistent-pinhole-root").build().unwrap()));
+        let dev = LinuxDeviceBuilder::default()
+            .path("dev/x")
+            .typ(LinuxDeviceType::C)
+            .major(1)
+            .minor(3)
+            .build()
+            .unwrap();
+        spec.set_linux(Some(
+            LinuxBuilder::default().devices(vec![dev]).build().unwrap(),
+        ));
+        assert_eq!(
+            err(&spec),
+            "linux.devices[0].path \"dev/x\": must be absolute"
+        );
+        spec.set_root(Some(
+            RootBuilder::default()
+                .path("/nonexistent-pinhole-root")
+                .build()
+                .unwrap(),
+        ));
         assert!(err(&spec).starts_with("root.path \"/nonexistent-pinhole-root\": cannot be used"));
     }
 }

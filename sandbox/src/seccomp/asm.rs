@@ -37,7 +37,7 @@ pub(crate) struct Label(usize);
 /// Where a conditional jump goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// The next instruction (offset 0).
+    /// The next item (after any trampolines of this jump).
     Next,
     /// A label, which must be bound after the jump (classic BPF only jumps forward).
     To(Label),
@@ -216,9 +216,11 @@ impl Asm {
                         Cmp::Ge => JMP_JGE_K,
                     };
                     // Trampolines follow the branch: [jmp][ja T if long_t][ja F if long_f].
+                    // `Next` is the instruction after the trampolines.
+                    let after = u8::from(long_t) + u8::from(long_f);
                     let short = |t: Target, from: usize| -> Result<u8, SeccompError> {
                         match t {
-                            Target::Next => Ok(0),
+                            Target::Next => Ok(after),
                             Target::To(l) => u8::try_from(distance(&label_pos, l, from)?)
                                 .map_err(|_| SeccompError::Internal("short jump out of range")),
                         }
@@ -277,7 +279,7 @@ pub(crate) fn check_program(program: &[sock_filter]) -> Result<(), &'static str>
         match i.code {
             LD_W_ABS => {
                 // struct seccomp_data is 64 bytes, loads are 4-byte aligned.
-                if i.k % 4 != 0 || i.k > 60 {
+                if !i.k.is_multiple_of(4) || i.k > 60 {
                     return Err("load offset out of range");
                 }
             }

@@ -243,7 +243,9 @@ fn emit_program(
     for (audit_arch, label) in audit.iter().zip(labels) {
         asm.bind(label);
         asm.ld(OFF_NR);
-        let mut here = sections.iter().filter(|(a, _)| a.audit_arch() == *audit_arch);
+        let mut here = sections
+            .iter()
+            .filter(|(a, _)| a.audit_arch() == *audit_arch);
         let Some((primary, primary_entries)) = here.next() else {
             continue;
         };
@@ -251,7 +253,12 @@ fn emit_program(
             // x32 shares AUDIT_ARCH_X86_64 and sets X32_SYSCALL_BIT in nr.
             let x32 = here.next();
             let x32_label = asm.label();
-            asm.jmp(Cmp::Ge, X32_SYSCALL_BIT, Target::To(x32_label), Target::Next);
+            asm.jmp(
+                Cmp::Ge,
+                X32_SYSCALL_BIT,
+                Target::To(x32_label),
+                Target::Next,
+            );
             emit_tree(asm, primary_entries, rules, default, *primary);
             asm.bind(x32_label);
             // nr == -1 (e.g. a tracer skipping a syscall) is not an x32 syscall.
@@ -270,7 +277,13 @@ fn emit_program(
 }
 
 /// Emits a binary search tree over `entries` (sorted by nr); `A` holds the syscall number.
-fn emit_tree(asm: &mut Asm, entries: &[(u32, Entry)], rules: &[Rule], default: u32, arch: TargetArch) {
+fn emit_tree(
+    asm: &mut Asm,
+    entries: &[(u32, Entry)],
+    rules: &[Rule],
+    default: u32,
+    arch: TargetArch,
+) {
     if entries.len() <= LEAF_SIZE {
         return emit_leaf(asm, entries, rules, default, arch);
     }
@@ -283,7 +296,13 @@ fn emit_tree(asm: &mut Asm, entries: &[(u32, Entry)], rules: &[Rule], default: u
 }
 
 /// Emits a leaf: a `jeq` per syscall, `ret default`, then shared returns and rule blocks.
-fn emit_leaf(asm: &mut Asm, entries: &[(u32, Entry)], rules: &[Rule], default: u32, arch: TargetArch) {
+fn emit_leaf(
+    asm: &mut Asm,
+    entries: &[(u32, Entry)],
+    rules: &[Rule],
+    default: u32,
+    arch: TargetArch,
+) {
     let mut rets: HashMap<u32, Label> = HashMap::new();
     let mut ret_order: Vec<(u32, Label)> = Vec::new();
     let mut blocks: Vec<(Label, &Entry)> = Vec::new();
@@ -309,7 +328,11 @@ fn emit_leaf(asm: &mut Asm, entries: &[(u32, Entry)], rules: &[Rule], default: u
     }
     for (label, entry) in blocks {
         asm.bind(label);
-        if let Entry::Block { rules: chain, fallback } = entry {
+        if let Entry::Block {
+            rules: chain,
+            fallback,
+        } = entry
+        {
             for r in chain {
                 let rule = &rules[*r];
                 let fail = asm.label();
@@ -371,7 +394,11 @@ fn emit_cond(asm: &mut Asm, c: &Cond, fail: Label, bits32: bool) {
             asm.jmp(Cmp::Gt, vhi, okt, next);
             asm.jmp(Cmp::Eq, vhi, next, fail);
             asm.ld(lo_off);
-            let cmp = if c.op == Op::ScmpCmpGt { Cmp::Gt } else { Cmp::Ge };
+            let cmp = if c.op == Op::ScmpCmpGt {
+                Cmp::Gt
+            } else {
+                Cmp::Ge
+            };
             asm.jmp(cmp, vlo, next, fail);
         }
         Op::ScmpCmpLt | Op::ScmpCmpLe => {
@@ -379,7 +406,11 @@ fn emit_cond(asm: &mut Asm, c: &Cond, fail: Label, bits32: bool) {
             asm.jmp(Cmp::Eq, vhi, next, okt);
             asm.ld(lo_off);
             // arg < v ⇔ !(lo >= vlo); arg <= v ⇔ !(lo > vlo).
-            let cmp = if c.op == Op::ScmpCmpLt { Cmp::Ge } else { Cmp::Gt };
+            let cmp = if c.op == Op::ScmpCmpLt {
+                Cmp::Ge
+            } else {
+                Cmp::Gt
+            };
             asm.jmp(cmp, vlo, fail, next);
         }
         Op::ScmpCmpMaskedEq => {

@@ -63,7 +63,7 @@ impl Filter {
             return Err(corrupt("bad magic"));
         }
         let body = &bytes[HEADER_LEN..];
-        if body.is_empty() || body.len() % INSN_LEN != 0 {
+        if body.is_empty() || !body.len().is_multiple_of(INSN_LEN) {
             return Err(corrupt("length is not a positive multiple of 8"));
         }
         if body.len() / INSN_LEN > MAX_INSTRUCTIONS {

@@ -39,14 +39,22 @@ pub(crate) fn run(prog: &[sock_filter], data: &Data) -> (u32, usize) {
     let mut pc = 0usize;
     let mut steps = 0;
     loop {
-        let i = prog.get(pc).unwrap_or_else(|| panic!("pc {pc} out of program"));
+        let i = prog
+            .get(pc)
+            .unwrap_or_else(|| panic!("pc {pc} out of program"));
         steps += 1;
         pc += 1;
-        let jump = |cond: bool| if cond { usize::from(i.jt) } else { usize::from(i.jf) };
+        let jump = |cond: bool| {
+            if cond {
+                usize::from(i.jt)
+            } else {
+                usize::from(i.jf)
+            }
+        };
         match i.code {
             LD_W_ABS => {
                 let k = i.k as usize;
-                assert!(k % 4 == 0 && k + 4 <= 64, "bad load offset {k}");
+                assert!(k.is_multiple_of(4) && k + 4 <= 64, "bad load offset {k}");
                 a = u32::from_le_bytes(mem[k..k + 4].try_into().unwrap());
             }
             ALU_AND_K => a &= i.k,

@@ -133,7 +133,12 @@ impl TargetArch {
     /// sorted and deduplicated.
     pub(crate) fn covered(listed: Option<&[Arch]>) -> Vec<TargetArch> {
         let mut out = vec![Self::NATIVE];
-        out.extend(listed.unwrap_or(&[]).iter().filter_map(|a| Self::from_oci(*a)));
+        out.extend(
+            listed
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|a| Self::from_oci(*a)),
+        );
         out.sort();
         out.dedup();
         out

@@ -1,0 +1,266 @@
+//! Performing the spec's `mounts` inside the rootfs.
+//!
+//! Every mount is built detached (`open_tree(OPEN_TREE_CLONE)` for binds, `fsopen` +
+//! `fsconfig` + `fsmount` for filesystems), gets its attributes (`ro`, `nosuid`, ...) with
+//! `mount_setattr` while still detached (so there is no read-write window), and is then
+//! attached with `move_mount` onto the `O_PATH` fd of the destination resolved by
+//! [`super::resolve`]. No path is looked up twice, so swapping a symlink in after resolution
+//! (CVE-2021-30465) cannot redirect a mount, and nothing relies on `/proc/self/fd`.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::stat::{fstat, SFlag};
+use oci_spec::runtime::Mount;
+
+use super::error::RootfsError;
+use super::options::MountOptions;
+use super::resolve::{resolve, Create, Resolved};
+use super::sys::{self, cstring, MountAttr};
+use super::validate::{bind_source, check_proc_destination, clean, mount_kind, MountKind};
+
+/// What the spec mounts need besides the mount itself.
+pub struct MountContext<'a> {
+    /// `O_PATH` fd of the rootfs mount.
+    pub root: BorrowedFd<'a>,
+    /// The bundle directory (relative bind sources are relative to it).
+    pub bundle: &'a Path,
+    /// The container's cgroup directories on the host, `(controller, dir)`.
+    pub cgroup_dirs: &'a [(String, PathBuf)],
+    /// Whether the container has its own cgroup namespace.
+    pub cgroupns: bool,
+}
+
+/// `AT_FDCWD` as a borrowed fd.
+pub fn cwd_fd() -> BorrowedFd<'static> {
+    // SAFETY: AT_FDCWD is a valid dirfd value for the lifetime of the process and is never
+    // closed; it is only used as the dirfd argument of *at syscalls.
+    unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) }
+}
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE [| AT_RECURSIVE])`: a detached copy of the
+/// mount at a host path.
+pub fn clone_host_tree(path: &Path, recursive: bool) -> Result<OwnedFd, Errno> {
+    let c = cstring(path.as_os_str().as_bytes())?;
+    let mut flags = sys::OPEN_TREE_CLONE;
+    if recursive {
+        flags |= sys::AT_RECURSIVE;
+    }
+    sys::open_tree(cwd_fd(), &c, flags)
+}
+
+/// A detached copy of the mount (tree) an fd refers to.
+pub fn clone_fd_tree(fd: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd, Errno> {
+    let mut flags = sys::OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= sys::AT_RECURSIVE;
+    }
+    sys::open_tree(fd, c"", flags)
+}
+
+/// Whether an fd is a directory.
+pub fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
+    let st = fstat(fd.as_raw_fd())?;
+    Ok(SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR)
+}
+
+/// Creates a detached mount of a new filesystem: `fsopen(typ)`, `source`, superblock flags,
+/// data options, `FSCONFIG_CMD_CREATE`, `fsmount(attr_flags)`.
+pub fn new_fs(
+    what: &str,
+    typ: &str,
+    source: &str,
+    opts: &MountOptions,
+    attr_flags: u64,
+) -> Result<OwnedFd, RootfsError> {
+    let sys_err = |op, e| RootfsError::sys(what, op, e);
+    let fs = sys::fsopen(&cstring(typ).map_err(|e| sys_err("fsopen", e))?)
+        .map_err(|e| sys_err("fsopen", e))?;
+    let src = cstring(source).map_err(|e| sys_err("fsconfig source", e))?;
+    sys::fsconfig(
+        fs.as_fd(),
+        sys::FSCONFIG_SET_STRING,
+        Some(c"source"),
+        Some(&src),
+    )
+    .map_err(|e| sys_err("fsconfig source", e))?;
+    let flags = opts.sb_flags.iter().map(|f| (f.to_string(), None));
+    let data = opts.data.iter().map(|d| match d.split_once('=') {
+        Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+        None => (d.clone(), None),
+    });
+    for (key, value) in flags.chain(data) {
+        let opt_what = || {
+            format!(
+                "{what}: option {:?}",
+                value.as_ref().map_or(key.clone(), |v| format!("{key}={v}"))
+            )
+        };
+        let k = cstring(key.as_str()).map_err(|e| RootfsError::sys(opt_what(), "fsconfig", e))?;
+        let res = match &value {
+            Some(v) => {
+                let v =
+                    cstring(v.as_str()).map_err(|e| RootfsError::sys(opt_what(), "fsconfig", e))?;
+                sys::fsconfig(fs.as_fd(), sys::FSCONFIG_SET_STRING, Some(&k), Some(&v))
+            }
+            None => sys::fsconfig(fs.as_fd(), sys::FSCONFIG_SET_FLAG, Some(&k), None),
+        };
+        res.map_err(|e| RootfsError::sys(opt_what(), "fsconfig", e))?;
+    }
+    sys::fsconfig(fs.as_fd(), sys::FSCONFIG_CMD_CREATE, None, None)
+        .map_err(|e| sys_err("create filesystem", e))?;
+    sys::fsmount(fs.as_fd(), attr_flags).map_err(|e| sys_err("fsmount", e))
+}
+
+/// Applies attributes to a (detached) mount, attaches it on `target`, then applies the
+/// propagation, if any.
+pub fn attach(
+    what: &str,
+    mnt: &OwnedFd,
+    target: BorrowedFd<'_>,
+    opts: &MountOptions,
+    recursive: bool,
+) -> Result<(), RootfsError> {
+    let attr = opts.attr();
+    if attr.attr_set | attr.attr_clr != 0 {
+        sys::mount_setattr(mnt.as_fd(), recursive, &attr)
+            .map_err(|e| RootfsError::sys(what, "mount_setattr", e))?;
+    }
+    sys::move_mount(mnt.as_fd(), target).map_err(|e| RootfsError::sys(what, "move_mount", e))?;
+    if let Some(p) = opts.propagation {
+        let attr = MountAttr {
+            propagation: p.kind,
+            ..MountAttr::default()
+        };
+        sys::mount_setattr(mnt.as_fd(), p.recursive, &attr)
+            .map_err(|e| RootfsError::sys(what, "set propagation", e))?;
+    }
+    Ok(())
+}
+
+/// Resolves a mount destination and re-checks it: not the rootfs itself, and the `/proc`
+/// rules on the *resolved* path (a symlink `/foo -> /proc` must not get around them).
+fn resolve_dest(
+    root: BorrowedFd<'_>,
+    what: &str,
+    i: usize,
+    dest: &Path,
+    create: Create,
+    kind: &MountKind,
+) -> Result<Resolved, RootfsError> {
+    let r = resolve(root, dest, create).map_err(|e| RootfsError::resolve(what, e))?;
+    let field = format!("mounts[{i}].destination {dest:?} resolved");
+    if r.path == Path::new("/") {
+        return Err(RootfsError::invalid(
+            field,
+            "/",
+            "must not be the rootfs itself",
+        ));
+    }
+    check_proc_destination(&field, &r.path, kind)?;
+    if r.path != Path::new("/proc") && r.path.starts_with("/proc") {
+        let st = fstat(r.fd.as_raw_fd()).map_err(|e| RootfsError::sys(what, "fstat", e))?;
+        if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFREG {
+            return Err(RootfsError::invalid(
+                field,
+                r.path.display().to_string(),
+                "below /proc only regular files may be bind-mounted over",
+            ));
+        }
+    }
+    Ok(r)
+}
+
+/// Performs `mounts[i]`.
+pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), RootfsError> {
+    let dest = clean(m.destination());
+    let what = format!("mount destination {:?} (mounts[{i}])", m.destination());
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
+    let kind = mount_kind(m, &opts).ok_or_else(|| {
+        RootfsError::invalid(
+            format!("mounts[{i}].type"),
+            m.typ().clone().unwrap_or_default(),
+            "unsupported",
+        )
+    })?;
+
+    if opts.remount {
+        let r = resolve(ctx.root, &dest, Create::No).map_err(|e| RootfsError::resolve(&what, e))?;
+        let attr = opts.attr();
+        sys::mount_setattr(r.fd.as_fd(), opts.recursive, &attr)
+            .map_err(|e| RootfsError::sys(&what, "remount", e))?;
+        return Ok(());
+    }
+
+    match &kind {
+        MountKind::Bind => {
+            let src = bind_source(m, ctx.bundle).ok_or_else(|| {
+                RootfsError::invalid(
+                    format!("mounts[{i}].source"),
+                    "",
+                    "a bind mount needs a source",
+                )
+            })?;
+            let tree = clone_host_tree(&src, opts.recursive)
+                .map_err(|e| RootfsError::sys(format!("{what}: source {src:?}"), "open_tree", e))?;
+            let dir =
+                is_dir(tree.as_fd()).map_err(|e| RootfsError::sys(&what, "fstat source", e))?;
+            let target = resolve_dest(
+                ctx.root,
+                &what,
+                i,
+                &dest,
+                if dir { Create::Dir } else { Create::File },
+                &kind,
+            )?;
+            attach(&what, &tree, target.fd.as_fd(), &opts, opts.recursive)
+        }
+        MountKind::Fs(typ) => {
+            let target = resolve_dest(ctx.root, &what, i, &dest, Create::Dir, &kind)?;
+            let mut flags = opts.fsmount_flags();
+            let mut fs_opts = opts.clone();
+            if target.path == Path::new("/dev") {
+                // Devices are created in it later; `ro` is applied by `finalize`.
+                flags &= !sys::MOUNT_ATTR_RDONLY;
+                fs_opts.attr_set &= !sys::MOUNT_ATTR_RDONLY;
+            }
+            let source = m
+                .source()
+                .as_ref()
+                .map_or(typ.clone(), |s| s.display().to_string());
+            let mnt = match new_fs(&what, typ, &source, &fs_opts, flags) {
+                Ok(mnt) => mnt,
+                // A user namespace without its own network namespace may not mount sysfs:
+                // bind the host's, like runc.
+                Err(RootfsError::Sys {
+                    errno: Errno::EPERM,
+                    ..
+                }) if typ == "sysfs" => {
+                    let tree = clone_host_tree(Path::new("/sys"), true)
+                        .map_err(|e| RootfsError::sys(&what, "open_tree /sys", e))?;
+                    return attach(&what, &tree, target.fd.as_fd(), &fs_opts, true);
+                }
+                Err(e) => return Err(e),
+            };
+            // Attributes were applied by fsmount; only propagation is left.
+            let prop_only = MountOptions {
+                propagation: fs_opts.propagation,
+                ..MountOptions::default()
+            };
+            attach(&what, &mnt, target.fd.as_fd(), &prop_only, false)
+        }
+        MountKind::Cgroup => {
+            let target = resolve_dest(ctx.root, &what, i, &dest, Create::Dir, &kind)?;
+            let v2_type = m.typ().as_deref() == Some("cgroup2");
+            super::cgroup_mount::mount_cgroup(ctx, &what, &target, v2_type, &opts)
+        }
+    }
+}
+
+/// A `CString` of a path's bytes, for *at calls.
+pub fn cpath(p: &Path) -> Result<CString, Errno> {
+    cstring(p.as_os_str().as_bytes())
+}
