@@ -48,10 +48,12 @@ fn convert(field: &str, set: &Option<Capabilities>) -> Result<CapsHashSet, CapsE
     let mut out = CapsHashSet::new();
     for c in set.iter().flatten() {
         let name = format!("CAP_{c}");
-        let cap = name.parse::<caps::Capability>().map_err(|_| CapsError::Unknown {
-            field: field.to_string(),
-            name: name.clone(),
-        })?;
+        let cap = name
+            .parse::<caps::Capability>()
+            .map_err(|_| CapsError::Unknown {
+                field: field.to_string(),
+                name: name.clone(),
+            })?;
         out.insert(cap);
     }
     Ok(out)
@@ -82,7 +84,9 @@ impl CapSets {
     /// Call while CAP_SETPCAP is still effective.
     pub fn apply_bounding(&self) -> Result<(), CapsError> {
         for cap in caps::all() {
-            if !self.bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            if !self.bounding.contains(&cap)
+                && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
+            {
                 caps::drop(None, CapSet::Bounding, cap).map_err(|source| CapsError::Apply {
                     set: "bounding",
                     source,

@@ -100,9 +100,8 @@ fn check(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
         .as_ref()
         .ok_or_else(|| SpecError::invalid("root", "missing"))?;
     let rootfs = dir.join(root.path());
-    let meta = fs::metadata(&rootfs).map_err(|e| {
-        SpecError::invalid("root.path", format!("{}: {e}", rootfs.display()))
-    })?;
+    let meta = fs::metadata(&rootfs)
+        .map_err(|e| SpecError::invalid("root.path", format!("{}: {e}", rootfs.display())))?;
     if !meta.is_dir() {
         return Err(SpecError::invalid(
             "root.path",
@@ -177,7 +176,13 @@ pub fn check_process(process: &oci_spec::runtime::Process) -> Result<(), SpecErr
             format!("{:?}: must be absolute", process.cwd()),
         ));
     }
-    for (i, e) in process.env().as_deref().unwrap_or_default().iter().enumerate() {
+    for (i, e) in process
+        .env()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         if !e.contains('=') || e.contains('\0') {
             return Err(SpecError::invalid(
                 format!("process.env[{i}]"),

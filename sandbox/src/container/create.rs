@@ -68,9 +68,11 @@ pub(crate) fn check(root: &Root, id: &str, bundle_dir: &Path) -> Result<Checked,
     CapSets::from_spec(process.capabilities().as_ref())?;
     let linux = spec.linux().as_ref().expect("checked by Bundle::load");
     let creates = |name: &str| {
-        linux.namespaces().iter().flatten().any(|n| {
-            crate::init::namespaces::proc_name(n.typ()) == name && n.path().is_none()
-        })
+        linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| crate::init::namespaces::proc_name(n.typ()) == name && n.path().is_none())
     };
     crate::init::process::validate_sysctl(spec, creates)
         .map_err(|m| Error::Other(format!("config.json: {m}")))?;
@@ -100,7 +102,12 @@ pub(crate) fn check(root: &Root, id: &str, bundle_dir: &Path) -> Result<Checked,
 ///
 /// On success the container's init exists, is fully set up and waits for [`super::start`].
 /// On failure nothing is left behind: no process, cgroup or state directory.
-pub fn create(root: &Root, id: &str, bundle_dir: &Path, opts: CreateOptions) -> Result<State, Error> {
+pub fn create(
+    root: &Root,
+    id: &str,
+    bundle_dir: &Path,
+    opts: CreateOptions,
+) -> Result<State, Error> {
     let Checked {
         bundle,
         cgroup,

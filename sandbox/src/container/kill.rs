@@ -21,8 +21,12 @@ pub fn kill(root: &Root, id: &str, sig: Signal, all: bool) -> Result<(), Error> 
             what: "cannot signal a stopped container",
         });
     }
-    signal::kill(Pid::from_raw(state.pid), sig)
-        .map_err(|e| Error::Other(format!("kill {} (init of {id:?}) with {sig}: {e}", state.pid)))
+    signal::kill(Pid::from_raw(state.pid), sig).map_err(|e| {
+        Error::Other(format!(
+            "kill {} (init of {id:?}) with {sig}: {e}",
+            state.pid
+        ))
+    })
 }
 
 /// Parses a signal given as a name (`TERM`, `SIGTERM`, case-insensitive) or a number.
@@ -32,7 +36,11 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
         return Signal::try_from(n).map_err(|_| bad());
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     name.parse::<Signal>().map_err(|_| bad())
 }
 

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, LinuxSeccompFilterFlag, Process, Spec};
+use oci_spec::runtime::{
+    LinuxIdMapping, LinuxNamespaceType, LinuxSeccompFilterFlag, Process, Spec,
+};
 use serde::{Deserialize, Serialize};
 
 /// Which kind of process the init becomes.

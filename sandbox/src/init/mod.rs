@@ -149,7 +149,8 @@ fn finish(cfg: &InitConfig, caps: &CapSets, filter: Option<&FilterPlan>, exec: &
         crate::seccomp::install(&f.0, &f.1).map_err(|e| InitError::msg(format!("seccomp: {e}")))
     };
     let steps = || -> Result<(), InitError> {
-        caps.apply_bounding().map_err(|e| InitError::msg(e.to_string()))?;
+        caps.apply_bounding()
+            .map_err(|e| InitError::msg(e.to_string()))?;
         if !nnp {
             // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while
             // we still hold it. The filter then also covers the calls below.
@@ -158,7 +159,8 @@ fn finish(cfg: &InitConfig, caps: &CapSets, filter: Option<&FilterPlan>, exec: &
             }
         }
         process::switch_user(&cfg.process)?;
-        caps.apply_process_sets().map_err(|e| InitError::msg(e.to_string()))?;
+        caps.apply_process_sets()
+            .map_err(|e| InitError::msg(e.to_string()))?;
         if nnp {
             process::set_no_new_privs()?;
             if let Some(f) = filter {
@@ -174,4 +176,3 @@ fn finish(cfg: &InitConfig, caps: &CapSets, filter: Option<&FilterPlan>, exec: &
 }
 
 use process::Exec;
-

@@ -81,7 +81,10 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError>
             InitError::msg(format!(
                 "join {} namespace {}: {e}",
                 proc_name(ns.typ),
-                ns.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                ns.path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             ))
         })?;
         if ns.typ == LinuxNamespaceType::User {

@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::sys::signal::{sigprocmask, signal, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::{PosixRlimitType, Process, Spec};
 
@@ -78,7 +78,10 @@ pub fn apply_sysctl(spec: &Spec) -> Result<(), InitError> {
     for (key, value) in sysctl {
         let path = Path::new("/proc/sys").join(key.replace('.', "/"));
         std::fs::write(&path, value).map_err(|e| {
-            InitError::msg(format!("linux.sysctl[{key:?}]: write {}: {e}", path.display()))
+            InitError::msg(format!(
+                "linux.sysctl[{key:?}]: write {}: {e}",
+                path.display()
+            ))
         })?;
     }
     Ok(())
@@ -174,7 +177,9 @@ impl Exec {
     pub fn prepare(process: &Process) -> Result<Exec, InitError> {
         let args = process.args().clone().unwrap_or_default();
         let env = process.env().clone().unwrap_or_default();
-        let arg0 = args.first().ok_or_else(|| InitError::msg("process.args: empty"))?;
+        let arg0 = args
+            .first()
+            .ok_or_else(|| InitError::msg("process.args: empty"))?;
         let path = if arg0.contains('/') {
             let p = PathBuf::from(arg0);
             check_executable(&p)
@@ -247,7 +252,9 @@ pub fn switch_user(process: &Process) -> Result<(), InitError> {
         .map(|g| Gid::from_raw(*g))
         .collect();
     setgroups(&groups).map_err(|e| {
-        InitError::msg(format!("process.user.additionalGids {groups:?}: setgroups: {e}"))
+        InitError::msg(format!(
+            "process.user.additionalGids {groups:?}: setgroups: {e}"
+        ))
     })?;
     // SAFETY: prctl with integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {

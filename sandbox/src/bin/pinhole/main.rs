@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use pinhole_sandbox::container::{self, CreateOptions, ExecOptions, Root};
 
 #[derive(Parser)]
-#[command(name = "pinhole", version, about = "Run OCI containers inside an enforced sandbox")]
+#[command(
+    name = "pinhole",
+    version,
+    about = "Run OCI containers inside an enforced sandbox"
+)]
 struct Cli {
     /// State directory for containers.
     #[arg(long, global = true, default_value = "/run/pinhole")]
@@ -209,8 +213,7 @@ fn exec(
             serde_path_to_error::deserialize(de)
                 .map_err(|e| anyhow::anyhow!("{}: {}: {}", f.display(), e.path(), e.inner()))?
         }
-        None => container::State::load(root, id)
-            .and_then(|_| container_process(root, id))?,
+        None => container::State::load(root, id).and_then(|_| container_process(root, id))?,
     };
     if !command.is_empty() {
         process.set_args(Some(command));
