@@ -283,3 +283,62 @@ fn symlink_escape_mount_target_refused() {
     out.assert_error(&[&dest]);
     c.assert_clean();
 }
+
+/// A container joins another's network namespace by path (as pods share net/ipc/uts).
+#[test]
+fn joins_existing_namespaces_by_path() {
+    let mut a = Ctr::new("ns-owner");
+    a.args(&["/bin/sleep", "30"]);
+    let pid = a.create_ok();
+    a.start_ok();
+    a.wait_status("running", Duration::from_secs(5));
+    let mut b = Ctr::new("ns-joiner");
+    for ns in ["network", "ipc"] {
+        let path = format!(
+            "/proc/{pid}/ns/{}",
+            if ns == "network" { "net" } else { ns }
+        );
+        set_namespace(&mut b.spec, ns, Some(&path));
+    }
+    b.sh("readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts");
+    let out = b.run();
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let link = |n: &str| fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(Path::new(lines[0]), link("net"), "net not joined\n{out}");
+    assert_eq!(Path::new(lines[1]), link("ipc"), "ipc not joined\n{out}");
+    assert_ne!(
+        Path::new(lines[2]),
+        link("uts"),
+        "uts must stay private\n{out}"
+    );
+    b.assert_clean();
+    a.kill_and_delete();
+    a.assert_clean();
+}
+
+/// sysctl (namespaced), rlimits and umask from the spec reach the workload.
+#[test]
+fn sysctl_rlimits_umask_applied() {
+    let mut c = Ctr::new("proc-settings");
+    c.spec["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"});
+    c.spec["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}]);
+    c.spec["process"]["user"]["umask"] = json!(0o027);
+    c.sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; ulimit -n; ulimit -Hn; umask");
+    let out = c.run();
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines, ["1", "1234", "321", "654", "0027"], "{out}");
+    c.assert_clean();
+}
+
+/// A sysctl that is not namespaced (it would change the host) is refused at create.
+#[test]
+fn host_global_sysctl_refused() {
+    let mut c = Ctr::new("bad-sysctl");
+    c.spec["linux"]["sysctl"] = json!({"kernel.panic": "1"});
+    c.args(&["/bin/true"]);
+    c.run().assert_error(&["linux.sysctl", "kernel.panic"]);
+    c.assert_clean();
+}

@@ -240,3 +240,29 @@ fn harness_cap_mask_matches_kernel_numbering() {
         "host capabilities missing from CAP_NAMES: {unknown:#x}"
     );
 }
+
+/// The pinhole process waiting in a created container runs from a read-only, nosuid view of
+/// the binary, so a container that reaches /proc/PID/exe cannot overwrite the host binary
+/// (runc CVE-2019-5736); and it is not dumpable while it holds host resources.
+#[test]
+fn init_binary_is_write_protected() {
+    let mut c = Ctr::new("exe-protect");
+    c.args(&["/bin/true"]);
+    let pid = c.create_ok();
+    let exe = format!("/proc/{pid}/exe");
+    let path = std::ffi::CString::new(exe.clone()).unwrap();
+    // SAFETY: statvfs writes into a zeroed struct we own; path is NUL-terminated.
+    let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut vfs) };
+    assert_eq!(rc, 0, "statvfs {exe}: {}", std::io::Error::last_os_error());
+    assert_ne!(
+        vfs.f_flag & libc::ST_RDONLY,
+        0,
+        "{exe} is on a writable mount"
+    );
+    assert_ne!(vfs.f_flag & libc::ST_NOSUID, 0, "{exe} is on a suid mount");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("NSpid:"), "{status}");
+    c.pinhole(&["delete", "--force", &c.id]).assert_ok();
+    c.assert_clean();
+}

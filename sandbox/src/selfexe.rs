@@ -1,16 +1,51 @@
-//! A sealed in-memory copy of the pinhole binary (against runc CVE-2019-5736).
+//! A write-protected handle on the pinhole binary (against runc CVE-2019-5736).
 //!
 //! A container that gets the runtime to execute `/proc/self/exe` inside it could reopen that
 //! file for writing and overwrite the host binary. Every process pinhole starts in a
-//! container is therefore exec'ed from a sealed memfd: writes, growth, shrinking and removal
-//! of the seals are all refused by the kernel, and the host file is never exposed.
+//! container is therefore exec'ed through a handle that cannot be written:
+//!
+//! * preferred: a **detached, read-only bind mount of the binary** (`open_tree` with
+//!   `OPEN_TREE_CLONE`, then `mount_setattr(MOUNT_ATTR_RDONLY)`). The exe link of the
+//!   process points into a mount that is in no mount namespace and refuses writes with
+//!   EROFS; making it writable again needs CAP_SYS_ADMIN in the host user namespace (a
+//!   container holding that has escaped already). Costs a few microseconds.
+//! * fallback (kernels before 5.12): a **sealed memfd copy**: writes, growth, shrinking and
+//!   removal of the seals are refused. Copying the binary costs about 1.5 ms.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+
+/// Returns a close-on-exec fd of this process's executable that cannot be written through:
+/// a read-only detached bind mount of it, or a sealed memfd copy where that is unavailable.
+pub fn protected_exe() -> io::Result<OwnedFd> {
+    match readonly_bind() {
+        Ok(fd) => Ok(fd),
+        Err(_) => sealed_copy(),
+    }
+}
+
+/// A detached read-only, nosuid, nodev bind mount of `/proc/self/exe`.
+pub fn readonly_bind() -> io::Result<OwnedFd> {
+    use crate::rootfs::sys;
+    let cwd = at_fdcwd();
+    let mnt =
+        sys::open_tree(cwd, c"/proc/self/exe", sys::OPEN_TREE_CLONE).map_err(io::Error::from)?;
+    let attr = sys::MountAttr {
+        attr_set: sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        ..Default::default()
+    };
+    sys::mount_setattr(mnt.as_fd(), false, &attr).map_err(io::Error::from)?;
+    Ok(mnt)
+}
+
+fn at_fdcwd() -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: AT_FDCWD is a valid "fd" for *at calls for the life of the process.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::AT_FDCWD) }
+}
 
 /// Returns a close-on-exec fd of a sealed memfd holding this process's executable.
 ///
@@ -77,6 +112,19 @@ pub fn is_sealed(f: &File) -> bool {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn readonly_bind_refuses_writes() {
+        let fd = readonly_bind().expect("read-only bind of /proc/self/exe");
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        // The running test binary would give ETXTBSY first; what matters once the process
+        // is gone is the read-only mount under it.
+        let vfs = nix::sys::statvfs::statvfs(path.as_str()).unwrap();
+        assert!(vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+        assert!(vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_NOSUID));
+        let original = std::fs::metadata("/proc/self/exe").unwrap().len();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), original);
+    }
 
     #[test]
     fn copy_is_sealed_against_writes() {

@@ -1,6 +1,6 @@
 //! Starting an init process (a sealed re-exec of pinhole) and talking it through setup.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
@@ -35,8 +35,23 @@ pub(crate) struct Spawned {
 
 /// Execs a sealed copy of this binary in the `init` role and sends it `cfg`.
 pub(crate) fn spawn_init(cfg: &InitConfig, stdio: Stdio) -> Result<Spawned, Error> {
-    let exe = crate::selfexe::sealed_copy()
-        .map_err(|e| Error::Other(format!("copy pinhole binary into a sealed memfd: {e}")))?;
+    let exe = crate::selfexe::protected_exe()
+        .map_err(|e| Error::Other(format!("protect the pinhole binary for exec: {e}")))?;
+    // The exe fd must survive the dup2 onto CHILD_SYNC_FD in the child: move it above.
+    let exe = exe
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(|fd| {
+            // SAFETY: F_DUPFD_CLOEXEC on a live fd returns a new fd we then own.
+            let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+            if raw < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                // SAFETY: raw is a fresh fd owned by nobody else.
+                Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+            }
+        })
+        .map_err(|e| Error::Other(format!("duplicate exe fd: {e}")))?;
     let (mut ours, theirs) =
         Channel::pair().map_err(|e| Error::Other(format!("create sync socketpair: {e}")))?;
     let theirs_fd = theirs.raw_fd();
