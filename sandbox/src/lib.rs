@@ -10,6 +10,7 @@ pub mod caps;
 pub mod cgroups;
 pub mod container;
 pub mod init;
+pub mod mountinfo;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfexe;

@@ -8,6 +8,7 @@
 //!   `cpu,cpuacct`, `memory`, `unified`), plus `cpu -> cpu,cpuacct` style symlinks. The tmpfs
 //!   is made read-only at the end when the mount asks for `ro`.
 
+use crate::mountinfo::unescape;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -24,26 +25,6 @@ use super::sys::{self, MountAttr};
 struct Hierarchy {
     mount_point: PathBuf,
     fstype: String,
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The cgroup/cgroup2 mounts of the current mount namespace.

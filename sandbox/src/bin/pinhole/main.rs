@@ -21,35 +21,39 @@ struct Cli {
     verb: Verb,
 }
 
+/// Arguments shared by `create` and `run`.
+#[derive(clap::Args)]
+struct BundleArgs {
+    /// Bundle directory (config.json + rootfs).
+    #[arg(long, short, default_value = ".")]
+    bundle: PathBuf,
+    /// Write the container's init pid to this file.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Container id.
+    id: String,
+}
+
+impl BundleArgs {
+    fn options(&self) -> CreateOptions {
+        CreateOptions {
+            pid_file: self.pid_file.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Verb {
     /// Create a container: set up and blocked right before its execve.
-    Create {
-        /// Bundle directory (config.json + rootfs).
-        #[arg(long, short, default_value = ".")]
-        bundle: PathBuf,
-        /// Write the container's init pid to this file.
-        #[arg(long)]
-        pid_file: Option<PathBuf>,
-        /// Container id.
-        id: String,
-    },
+    Create(BundleArgs),
     /// Start a created container.
     Start {
         /// Container id.
         id: String,
     },
     /// Create, start, wait for and delete a container; exit with its status.
-    Run {
-        /// Bundle directory (config.json + rootfs).
-        #[arg(long, short, default_value = ".")]
-        bundle: PathBuf,
-        /// Write the container's init pid to this file.
-        #[arg(long)]
-        pid_file: Option<PathBuf>,
-        /// Container id.
-        id: String,
-    },
+    Run(BundleArgs),
     /// Print a container's state as JSON.
     State {
         /// Container id.
@@ -120,40 +124,16 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<u8> {
     let root = Root::new(&cli.root)?;
     match cli.verb {
-        Verb::Create {
-            bundle,
-            pid_file,
-            id,
-        } => {
-            container::create(
-                &root,
-                &id,
-                &bundle,
-                CreateOptions {
-                    pid_file,
-                    ..Default::default()
-                },
-            )?;
+        Verb::Create(args) => {
+            container::create(&root, &args.id, &args.bundle, args.options())?;
             Ok(0)
         }
         Verb::Start { id } => {
             container::start(&root, &id)?;
             Ok(0)
         }
-        Verb::Run {
-            bundle,
-            pid_file,
-            id,
-        } => {
-            let code = container::run(
-                &root,
-                &id,
-                &bundle,
-                CreateOptions {
-                    pid_file,
-                    ..Default::default()
-                },
-            )?;
+        Verb::Run(args) => {
+            let code = container::run(&root, &args.id, &args.bundle, args.options())?;
             Ok(code.clamp(0, 255) as u8)
         }
         Verb::State { id } => {
