@@ -15,8 +15,8 @@ use crate::cgroups::Cgroup;
 use crate::init::{InitConfig, InitKind, NsEntry, SeccompPlan};
 use crate::spec::Bundle;
 
-/// File name of the compiled seccomp program in a state directory.
-pub(crate) const SECCOMP_FILE: &str = "seccomp.bpf";
+/// File name of the compiled seccomp filters (JSON list of programs) in a state directory.
+pub(crate) const SECCOMP_FILE: &str = "seccomp.json";
 /// File name of the spec copy in a state directory.
 pub(crate) const SPEC_FILE: &str = "config.json";
 
@@ -27,6 +27,10 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     /// The container's standard streams.
     pub stdio: Stdio,
+    /// The caller passes a terminal (pty slave) as stdio, so `process.terminal` is allowed.
+    pub console: bool,
+    /// Extra seccomp profiles stacked after the spec's own (a handler ceiling).
+    pub extra_seccomp: Vec<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// Removes what a failed create made, in reverse order.
@@ -55,17 +59,22 @@ impl Drop for Cleanup<'_> {
 pub(crate) struct Checked {
     pub bundle: Bundle,
     pub cgroup: Cgroup,
-    pub seccomp: Option<SeccompPlan>,
+    pub seccomp: Vec<SeccompPlan>,
 }
 
 /// Validates a bundle for `id`: spec, rootfs, capabilities, sysctl, cgroup, seccomp.
-pub(crate) fn check(root: &Root, id: &str, bundle_dir: &Path) -> Result<Checked, Error> {
+pub(crate) fn check(root: &Root, id: &str, bundle_dir: &Path, opts: &CreateOptions) -> Result<Checked, Error> {
     super::validate_id(id)?;
     let bundle = Bundle::load(bundle_dir)?;
     let spec = &bundle.spec;
     crate::rootfs::validate(spec, &bundle.dir)?;
     let process = spec.process().as_ref().expect("checked by Bundle::load");
     CapSets::from_spec(process.capabilities().as_ref())?;
+    if process.terminal() == Some(true) && !opts.console {
+        return Err(Error::Other(
+            "config.json: process.terminal: true needs a console, which this caller does not provide (the containerd shim does)".into(),
+        ));
+    }
     let linux = spec.linux().as_ref().expect("checked by Bundle::load");
     let creates = |name: &str| {
         linux
@@ -80,17 +89,15 @@ pub(crate) fn check(root: &Root, id: &str, bundle_dir: &Path) -> Result<Checked,
     if let Some(r) = linux.resources() {
         crate::cgroups::validate(r)?;
     }
-    let seccomp = match linux.seccomp() {
-        Some(sc) => {
-            let optional = crate::spec::optional_syscalls(spec);
-            let filter = crate::seccomp::compile_cached(&root.seccomp_cache(), sc, &optional)?;
-            Some(SeccompPlan {
-                program: filter.to_bytes(),
-                flags: sc.flags().clone().unwrap_or_default(),
-            })
-        }
-        None => None,
-    };
+    let optional = crate::spec::optional_syscalls(spec);
+    let mut seccomp = Vec::new();
+    for sc in linux.seccomp().iter().chain(opts.extra_seccomp.iter()) {
+        let filter = crate::seccomp::compile_cached(&root.seccomp_cache(), sc, &optional)?;
+        seccomp.push(SeccompPlan {
+            program: filter.to_bytes(),
+            flags: sc.flags().clone().unwrap_or_default(),
+        });
+    }
     Ok(Checked {
         bundle,
         cgroup,
@@ -112,7 +119,7 @@ pub fn create(
         bundle,
         cgroup,
         seccomp,
-    } = check(root, id, bundle_dir)?;
+    } = check(root, id, bundle_dir, &opts)?;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref().expect("checked by Bundle::load");
 
@@ -132,8 +139,9 @@ pub fn create(
     let spec_json = serde_json::to_vec(spec).map_err(|e| Error::Other(e.to_string()))?;
     fs::write(state_dir.join(SPEC_FILE), spec_json)
         .map_err(Error::io("write", state_dir.join(SPEC_FILE)))?;
-    if let Some(sc) = &seccomp {
-        fs::write(state_dir.join(SECCOMP_FILE), &sc.program)
+    if !seccomp.is_empty() {
+        let text = serde_json::to_vec(&seccomp).map_err(|e| Error::Other(e.to_string()))?;
+        fs::write(state_dir.join(SECCOMP_FILE), text)
             .map_err(Error::io("write", state_dir.join(SECCOMP_FILE)))?;
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccompFilterFlag, Process, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::create::{SECCOMP_FILE, SPEC_FILE};
 use super::spawn::{self, Progress, Stdio};
@@ -16,6 +16,8 @@ use crate::init::{InitConfig, InitKind, NsEntry, SeccompPlan};
 pub struct ExecOptions {
     /// The process standard streams.
     pub stdio: Stdio,
+    /// The caller passes a terminal (pty slave) as stdio, so `process.terminal` is allowed.
+    pub console: bool,
 }
 
 /// The container's spec as saved at create time.
@@ -32,6 +34,11 @@ pub fn saved_spec(root: &Root, id: &str) -> Result<Spec, Error> {
 /// container has a PID namespace).
 pub fn exec(root: &Root, id: &str, process: Process, opts: ExecOptions) -> Result<i32, Error> {
     crate::spec::check_process(&process)?;
+    if process.terminal() == Some(true) && !opts.console {
+        return Err(Error::Other(
+            "process.terminal: true needs a console, which this caller does not provide".into(),
+        ));
+    }
     crate::caps::CapSets::from_spec(process.capabilities().as_ref())?;
     let state = State::load(root, id)?;
     if state.status != Status::Running {
@@ -54,12 +61,10 @@ pub fn exec(root: &Root, id: &str, process: Process, opts: ExecOptions) -> Resul
         })
         .collect();
     let seccomp_path = root.state_dir(id).join(SECCOMP_FILE);
-    let seccomp = match std::fs::read(&seccomp_path) {
-        Ok(program) => Some(SeccompPlan {
-            program,
-            flags: seccomp_flags(&spec),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+    let seccomp: Vec<SeccompPlan> = match std::fs::read(&seccomp_path) {
+        Ok(text) => serde_json::from_slice(&text)
+            .map_err(|e| Error::Other(format!("{}: {e}", seccomp_path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io("read", &seccomp_path)(e)),
     };
     let cgroup = Cgroup::new(Some(&state.cgroup_path), id)?;
@@ -100,12 +105,4 @@ pub fn exec(root: &Root, id: &str, process: Process, opts: ExecOptions) -> Resul
     progress
         .pid
         .ok_or_else(|| Error::Init("exec process exited without reporting its pid".into()))
-}
-
-fn seccomp_flags(spec: &Spec) -> Vec<LinuxSeccompFilterFlag> {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .and_then(|s| s.flags().clone())
-        .unwrap_or_default()
 }

@@ -57,8 +57,8 @@ pub struct InitConfig {
     pub uid_mappings: Vec<LinuxIdMapping>,
     /// gid mappings (new user namespace only).
     pub gid_mappings: Vec<LinuxIdMapping>,
-    /// Seccomp filter, if any.
-    pub seccomp: Option<SeccompPlan>,
+    /// Seccomp filters, installed in order (the kernel applies all: most restrictive wins).
+    pub seccomp: Vec<SeccompPlan>,
     /// The container's cgroup directories on the host, by controller (for cgroup mounts).
     pub cgroup_dirs: Vec<(String, PathBuf)>,
 }

@@ -8,6 +8,7 @@
 //! reads as success. `accept` needs no privilege, so capabilities can be dropped before.
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -25,12 +26,24 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join(GATE_SOCKET)
 }
 
+/// Unix socket paths are limited to 108 bytes, and state directories of 64-character
+/// container ids under containerd's state dir exceed that. Bind and connect through
+/// `/proc/self/fd/N/start.sock` of an open directory fd instead: short whatever the depth.
+fn short_path(state_dir: &Path) -> io::Result<(std::fs::File, PathBuf)> {
+    let dir = std::fs::File::open(state_dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", state_dir.display())))?;
+    let path = PathBuf::from(format!("/proc/self/fd/{}/{GATE_SOCKET}", dir.as_raw_fd()));
+    Ok((dir, path))
+}
+
 impl Gate {
     /// Binds and listens on `<state_dir>/start.sock`.
     pub fn listen(state_dir: &Path) -> io::Result<Gate> {
-        let path = socket_path(state_dir);
-        let listener = UnixListener::bind(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("bind {}: {e}", path.display())))?;
+        let (_dir, short) = short_path(state_dir)?;
+        let listener = UnixListener::bind(&short).map_err(|e| {
+            let path = socket_path(state_dir);
+            io::Error::new(e.kind(), format!("bind {}: {e}", path.display()))
+        })?;
         Ok(Gate { listener })
     }
 
@@ -50,7 +63,8 @@ impl Gate {
 /// container failed between the release and its execve.
 pub fn release(state_dir: &Path) -> io::Result<Result<(), String>> {
     let path = socket_path(state_dir);
-    let mut conn = UnixStream::connect(&path)?;
+    let (_dir, short) = short_path(state_dir)?;
+    let mut conn = UnixStream::connect(&short)?;
     conn.write_all(b"1")?;
     let mut reply = String::new();
     conn.read_to_string(&mut reply)?;

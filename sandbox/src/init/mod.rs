@@ -100,6 +100,16 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     namespaces::enter(cfg, sync)?;
     // A session of our own: the workload must not share the caller's controlling terminal.
     let _ = nix::unistd::setsid();
+    if cfg.process.terminal() == Some(true) {
+        // stdin is the pty slave the caller gave us: make it our controlling terminal.
+        // SAFETY: TIOCSCTTY takes an integer argument; fd 0 is open.
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+            return Err(InitError::msg(format!(
+                "process.terminal: make stdin the controlling terminal: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+    }
 
     if cfg.kind == InitKind::Container {
         crate::rootfs::prepare(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs)
@@ -116,13 +126,15 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     let exec = process::Exec::prepare(&cfg.process)?;
     let caps = CapSets::from_spec(cfg.process.capabilities().as_ref())
         .map_err(|e| InitError::msg(e.to_string()))?;
-    let filter = match &cfg.seccomp {
-        Some(plan) => Some((
-            Filter::from_bytes(&plan.program).map_err(|e| InitError::msg(e.to_string()))?,
-            plan.flags.clone(),
-        )),
-        None => None,
-    };
+    let filters = cfg
+        .seccomp
+        .iter()
+        .map(|plan| {
+            Filter::from_bytes(&plan.program)
+                .map(|f| (f, plan.flags.clone()))
+                .map_err(|e| InitError::msg(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     process::cloexec_from_3();
 
     match gate {
@@ -132,21 +144,25 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
             let mut conn = gate
                 .wait()
                 .map_err(|e| InitError::msg(format!("start gate: {e}")))?;
-            let err = finish(cfg, &caps, filter.as_ref(), &exec);
+            let err = finish(cfg, &caps, &filters, &exec);
             let _ = conn.write_all(err.to_string().as_bytes());
             std::process::exit(127);
         }
-        None => Err(finish(cfg, &caps, filter.as_ref(), &exec)),
+        None => Err(finish(cfg, &caps, &filters, &exec)),
     }
 }
 
 type FilterPlan = (Filter, Vec<oci_spec::runtime::LinuxSeccompFilterFlag>);
 
 /// Drops privileges, installs seccomp and execs. Returns only on failure.
-fn finish(cfg: &InitConfig, caps: &CapSets, filter: Option<&FilterPlan>, exec: &Exec) -> InitError {
+fn finish(cfg: &InitConfig, caps: &CapSets, filters: &[FilterPlan], exec: &Exec) -> InitError {
     let nnp = cfg.process.no_new_privileges().unwrap_or(false);
-    let install = |f: &FilterPlan| {
-        crate::seccomp::install(&f.0, &f.1).map_err(|e| InitError::msg(format!("seccomp: {e}")))
+    let install = || -> Result<(), InitError> {
+        for f in filters {
+            crate::seccomp::install(&f.0, &f.1)
+                .map_err(|e| InitError::msg(format!("seccomp: {e}")))?;
+        }
+        Ok(())
     };
     let steps = || -> Result<(), InitError> {
         caps.apply_bounding()
@@ -154,18 +170,14 @@ fn finish(cfg: &InitConfig, caps: &CapSets, filter: Option<&FilterPlan>, exec: &
         if !nnp {
             // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while
             // we still hold it. The filter then also covers the calls below.
-            if let Some(f) = filter {
-                install(f)?;
-            }
+            install()?;
         }
         process::switch_user(&cfg.process)?;
         caps.apply_process_sets()
             .map_err(|e| InitError::msg(e.to_string()))?;
         if nnp {
             process::set_no_new_privs()?;
-            if let Some(f) = filter {
-                install(f)?;
-            }
+            install()?;
         }
         Ok(())
     };
