@@ -11,6 +11,7 @@ pub mod cgroups;
 pub mod container;
 pub mod init;
 pub mod mountinfo;
+pub mod policy;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfexe;

@@ -44,7 +44,7 @@ pub use mode::{mode, Mode, CGROUP_ROOT};
 pub use oom::OomWatch;
 pub use path::DEFAULT_PARENT;
 pub use resources::validate;
-pub use stats::Stats;
+pub use stats::{MemoryCounters, Stats};
 
 use v1::V1;
 use v2::V2;

@@ -29,8 +29,9 @@ pub struct CreateOptions {
     pub stdio: Stdio,
     /// The caller passes a terminal (pty slave) as stdio, so `process.terminal` is allowed.
     pub console: bool,
-    /// Extra seccomp profiles stacked after the spec's own (a handler ceiling).
-    pub extra_seccomp: Vec<oci_spec::runtime::LinuxSeccomp>,
+    /// A handler ceiling: the spec is intersected with it (capabilities, no_new_privs,
+    /// rootfs, user namespace) and its seccomp profile is stacked on the spec's own.
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// Removes what a failed create made, in reverse order.
@@ -63,9 +64,18 @@ pub(crate) struct Checked {
 }
 
 /// Validates a bundle for `id`: spec, rootfs, capabilities, sysctl, cgroup, seccomp.
-pub(crate) fn check(root: &Root, id: &str, bundle_dir: &Path, opts: &CreateOptions) -> Result<Checked, Error> {
+pub(crate) fn check(
+    root: &Root,
+    id: &str,
+    bundle_dir: &Path,
+    opts: &CreateOptions,
+) -> Result<Checked, Error> {
     super::validate_id(id)?;
-    let bundle = Bundle::load(bundle_dir)?;
+    let mut bundle = Bundle::load(bundle_dir)?;
+    let ceiling = match &opts.policy {
+        Some(policy) => policy.apply(&mut bundle.spec)?,
+        None => None,
+    };
     let spec = &bundle.spec;
     crate::rootfs::validate(spec, &bundle.dir)?;
     let process = spec.process().as_ref().expect("checked by Bundle::load");
@@ -91,7 +101,7 @@ pub(crate) fn check(root: &Root, id: &str, bundle_dir: &Path, opts: &CreateOptio
     }
     let optional = crate::spec::optional_syscalls(spec);
     let mut seccomp = Vec::new();
-    for sc in linux.seccomp().iter().chain(opts.extra_seccomp.iter()) {
+    for sc in linux.seccomp().iter().chain(ceiling.iter()) {
         let filter = crate::seccomp::compile_cached(&root.seccomp_cache(), sc, &optional)?;
         seccomp.push(SeccompPlan {
             program: filter.to_bytes(),

@@ -25,6 +25,9 @@ pub enum Error {
     /// Rootfs or mount problem.
     #[error("config.json: {0}")]
     Rootfs(#[from] crate::rootfs::RootfsError),
+    /// The handler policy refused or could not clamp the spec.
+    #[error("{0}")]
+    Policy(#[from] crate::policy::PolicyError),
     /// Cgroup problem.
     #[error("cgroup: {0}")]
     Cgroup(#[from] crate::cgroups::CgroupError),

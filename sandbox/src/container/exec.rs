@@ -18,6 +18,8 @@ pub struct ExecOptions {
     pub stdio: Stdio,
     /// The caller passes a terminal (pty slave) as stdio, so `process.terminal` is allowed.
     pub console: bool,
+    /// The handler ceiling the container was created under (clamps the exec's process).
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// The container's spec as saved at create time.
@@ -32,7 +34,10 @@ pub fn saved_spec(root: &Root, id: &str) -> Result<Spec, Error> {
 /// no_new_privs come from `process`. Returns the new process's host pid once it has
 /// exec'ed. The caller should be a subreaper to wait for it (it is our grandchild when the
 /// container has a PID namespace).
-pub fn exec(root: &Root, id: &str, process: Process, opts: ExecOptions) -> Result<i32, Error> {
+pub fn exec(root: &Root, id: &str, mut process: Process, opts: ExecOptions) -> Result<i32, Error> {
+    if let Some(policy) = &opts.policy {
+        policy.apply_process(&mut process)?;
+    }
     crate::spec::check_process(&process)?;
     if process.terminal() == Some(true) && !opts.console {
         return Err(Error::Other(

@@ -30,16 +30,24 @@ struct BundleArgs {
     /// Write the container's init pid to this file.
     #[arg(long)]
     pid_file: Option<PathBuf>,
+    /// Handler policy (TOML) whose ceiling the spec is intersected with.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// Container id.
     id: String,
 }
 
 impl BundleArgs {
-    fn options(&self) -> CreateOptions {
-        CreateOptions {
+    fn options(&self) -> Result<CreateOptions> {
+        let policy = match &self.policy {
+            Some(p) => Some(pinhole_sandbox::policy::Policy::load(p)?),
+            None => None,
+        };
+        Ok(CreateOptions {
             pid_file: self.pid_file.clone(),
+            policy,
             ..Default::default()
-        }
+        })
     }
 }
 
@@ -125,7 +133,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
     let root = Root::new(&cli.root)?;
     match cli.verb {
         Verb::Create(args) => {
-            container::create(&root, &args.id, &args.bundle, args.options())?;
+            container::create(&root, &args.id, &args.bundle, args.options()?)?;
             Ok(0)
         }
         Verb::Start { id } => {
@@ -133,7 +141,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Verb::Run(args) => {
-            let code = container::run(&root, &args.id, &args.bundle, args.options())?;
+            let code = container::run(&root, &args.id, &args.bundle, args.options()?)?;
             Ok(code.clamp(0, 255) as u8)
         }
         Verb::State { id } => {

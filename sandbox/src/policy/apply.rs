@@ -1,0 +1,177 @@
+//! Clamping a spec to a policy: pod spec ∩ handler ceiling.
+
+use oci_spec::runtime::{
+    Capabilities, LinuxCapabilities, LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxSeccomp, Process, Spec,
+};
+
+use super::{Policy, PolicyError, Privileged, USERNS_SIZE};
+
+/// The `caps` crate's value for a spec capability (`None` if that crate does not know it).
+fn to_caps(c: &oci_spec::runtime::Capability) -> Option<caps::Capability> {
+    format!("CAP_{c}").parse().ok()
+}
+
+/// Whether a bounding set holds every capability the running kernel supports (every one the
+/// `caps` crate knows if the kernel cannot be asked).
+pub(super) fn is_privileged(bounding: Option<&Capabilities>) -> bool {
+    let Some(bounding) = bounding else {
+        return false;
+    };
+    let held: caps::CapsHashSet = bounding.iter().filter_map(to_caps).collect();
+    let mut kernel = caps::runtime::thread_all_supported();
+    if kernel.is_empty() {
+        kernel = caps::all();
+    }
+    kernel.is_subset(&held)
+}
+
+impl Policy {
+    /// Intersects `spec` with the ceiling, in place.
+    ///
+    /// Each of the five capability sets is intersected with the capability ceiling;
+    /// `process.noNewPrivileges`, `root.readonly` and a user namespace are forced when the
+    /// policy says so. Returns the ceiling seccomp profile, which the caller must install as
+    /// an extra filter next to the spec's own `linux.seccomp` (stacked filters intersect);
+    /// `None` when the policy has no seccomp ceiling. On error the spec is unchanged.
+    pub fn apply(&self, spec: &mut Spec) -> Result<Option<LinuxSeccomp>, PolicyError> {
+        if let Some(p) = spec.process() {
+            self.check_privileged(p)?;
+        }
+        if self.readonly_rootfs && spec.root().is_none() {
+            return Err(self.spec_error("root", "missing; the policy forces a read-only rootfs"));
+        }
+        if self.user_base.is_some() {
+            self.check_user_namespace(spec)?;
+        }
+
+        if let Some(p) = spec.process_mut() {
+            self.clamp_process(p);
+        }
+        if self.readonly_rootfs {
+            if let Some(root) = spec.root_mut() {
+                root.set_readonly(Some(true));
+            }
+        }
+        if let Some(base) = self.user_base {
+            if let Some(linux) = spec.linux_mut() {
+                add_user_namespace(linux, base);
+            }
+        }
+        Ok(self.seccomp.clone())
+    }
+
+    /// Clamps a process (an `exec`'s, or the container's): capabilities ∩ ceiling and
+    /// no_new_privs. The seccomp ceiling of the container applies to it as well.
+    pub fn apply_process(&self, process: &mut Process) -> Result<(), PolicyError> {
+        self.check_privileged(process)?;
+        self.clamp_process(process);
+        Ok(())
+    }
+
+    fn check_privileged(&self, process: &Process) -> Result<(), PolicyError> {
+        let bounding = process
+            .capabilities()
+            .as_ref()
+            .and_then(|c| c.bounding().as_ref());
+        if self.privileged == Privileged::Refuse && is_privileged(bounding) {
+            return Err(PolicyError::Privileged {
+                policy: self.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn clamp_process(&self, process: &mut Process) {
+        if let Some(c) = process.capabilities() {
+            process.set_capabilities(Some(self.clamp_caps(c)));
+        }
+        if self.no_new_privileges {
+            process.set_no_new_privileges(Some(true));
+        }
+    }
+
+    /// Each of the five sets ∩ ceiling (capabilities unknown to pinhole are dropped).
+    fn clamp_caps(&self, c: &LinuxCapabilities) -> LinuxCapabilities {
+        let clamp = |set: &Option<Capabilities>| {
+            set.as_ref().map(|s| {
+                s.iter()
+                    .filter(|c| to_caps(c).is_some_and(|c| self.ceiling.contains(&c)))
+                    .copied()
+                    .collect::<Capabilities>()
+            })
+        };
+        let mut out = c.clone();
+        out.set_bounding(clamp(c.bounding()))
+            .set_effective(clamp(c.effective()))
+            .set_permitted(clamp(c.permitted()))
+            .set_inheritable(clamp(c.inheritable()))
+            .set_ambient(clamp(c.ambient()));
+        out
+    }
+
+    /// A spec's own user namespace mappings must not map host id 0.
+    fn check_user_namespace(&self, spec: &Spec) -> Result<(), PolicyError> {
+        let Some(linux) = spec.linux() else {
+            return Err(self.spec_error("linux", "missing; the policy forces a user namespace"));
+        };
+        for (field, maps) in [
+            ("linux.uidMappings", linux.uid_mappings()),
+            ("linux.gidMappings", linux.gid_mappings()),
+        ] {
+            for (i, m) in maps.iter().flatten().enumerate() {
+                if m.host_id() == 0 && m.size() > 0 {
+                    return Err(self.spec_error(
+                        &format!("{field}[{i}]"),
+                        "maps host id 0; the policy requires an unprivileged user namespace",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spec_error(&self, field: &str, message: &str) -> PolicyError {
+        PolicyError::Spec {
+            policy: self.name.clone(),
+            field: field.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Adds a user namespace (if the spec has none) and mappings (if it has none) mapping
+/// container ids `0..USERNS_SIZE` to host ids `base..base + USERNS_SIZE`.
+///
+/// A user namespace the spec joins by path is left alone.
+fn add_user_namespace(linux: &mut oci_spec::runtime::Linux, base: u32) {
+    let namespaces = linux.namespaces_mut().get_or_insert_with(Vec::new);
+    let existing = namespaces
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::User);
+    if existing.is_some_and(|n| n.path().is_some()) {
+        return;
+    }
+    if existing.is_none() {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .expect("namespace with a type builds"),
+        );
+    }
+    let mapping = || -> Vec<LinuxIdMapping> {
+        vec![LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(base)
+            .size(USERNS_SIZE)
+            .build()
+            .expect("id mapping builds")]
+    };
+    if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+        linux.set_uid_mappings(Some(mapping()));
+    }
+    if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+        linux.set_gid_mappings(Some(mapping()));
+    }
+}

@@ -1,0 +1,313 @@
+//! The TOML schema of a policy file and its conversion into a [`Policy`].
+//!
+//! Every key except `name` is optional; the defaults are documented in the module docs of
+//! [`crate::policy`].
+
+use std::path::Path;
+
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
+use serde::Deserialize;
+
+use super::{default_allowlist, PolicyError, Privileged, DEFAULT_USER_BASE, USERNS_SIZE};
+use crate::seccomp::SeccompError;
+
+/// A policy file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct File {
+    name: String,
+    #[serde(default)]
+    seccomp: SeccompSection,
+    #[serde(default)]
+    capabilities: CapsSection,
+    #[serde(default)]
+    process: ProcessSection,
+    #[serde(default)]
+    rootfs: RootfsSection,
+    #[serde(default)]
+    namespaces: NamespacesSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeccompSection {
+    #[serde(default = "default_profile")]
+    profile: String,
+    #[serde(default)]
+    deny: Vec<String>,
+}
+
+impl Default for SeccompSection {
+    fn default() -> Self {
+        SeccompSection {
+            profile: default_profile(),
+            deny: Vec::new(),
+        }
+    }
+}
+
+fn default_profile() -> String {
+    "default".to_string()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapsSection {
+    #[serde(default)]
+    ceiling: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProcessSection {
+    #[serde(default = "yes")]
+    no_new_privileges: bool,
+}
+
+impl Default for ProcessSection {
+    fn default() -> Self {
+        ProcessSection {
+            no_new_privileges: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RootfsSection {
+    #[serde(default)]
+    readonly: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamespacesSection {
+    #[serde(default)]
+    user: bool,
+    #[serde(default = "default_user_base")]
+    user_base: u32,
+    #[serde(default)]
+    privileged: Privileged,
+}
+
+impl Default for NamespacesSection {
+    fn default() -> Self {
+        NamespacesSection {
+            user: false,
+            user_base: DEFAULT_USER_BASE,
+            privileged: Privileged::default(),
+        }
+    }
+}
+
+fn default_user_base() -> u32 {
+    DEFAULT_USER_BASE
+}
+
+/// Parses the TOML text, naming line, column and key of the first problem.
+pub(super) fn parse(text: &str, origin: &Path) -> Result<File, PolicyError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| syntax(text, origin, None, &e))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = match e.path().to_string() {
+            p if p == "." => None,
+            p => Some(p),
+        };
+        syntax(text, origin, key, e.inner())
+    })
+}
+
+fn syntax(text: &str, origin: &Path, key: Option<String>, e: &toml::de::Error) -> PolicyError {
+    let offset = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    PolicyError::Syntax {
+        path: origin.to_path_buf(),
+        line,
+        column,
+        key,
+        message: e.message().trim_end().to_string(),
+    }
+}
+
+/// The checked content of a policy file (what [`super::Policy`] holds).
+pub(super) struct Checked {
+    pub name: String,
+    pub seccomp: Option<LinuxSeccomp>,
+    pub ceiling: caps::CapsHashSet,
+    pub no_new_privileges: bool,
+    pub readonly_rootfs: bool,
+    pub user_base: Option<u32>,
+    pub privileged: Privileged,
+}
+
+impl File {
+    /// Checks every value; relative profile paths are relative to the policy file's directory.
+    pub(super) fn check(self, origin: &Path) -> Result<Checked, PolicyError> {
+        let invalid = |key: String, message: String| PolicyError::Invalid {
+            path: origin.to_path_buf(),
+            key,
+            message,
+        };
+        if self.name.trim().is_empty() {
+            return Err(invalid("name".into(), "must not be empty".into()));
+        }
+        let mut ceiling = caps::CapsHashSet::new();
+        for (i, c) in self.capabilities.ceiling.iter().enumerate() {
+            let cap = c.parse::<caps::Capability>().map_err(|_| {
+                invalid(
+                    format!("capabilities.ceiling[{i}]"),
+                    format!("unknown capability {c:?}"),
+                )
+            })?;
+            ceiling.insert(cap);
+        }
+        let ns = &self.namespaces;
+        if ns.user && (ns.user_base == 0 || ns.user_base.checked_add(USERNS_SIZE).is_none()) {
+            return Err(invalid(
+                "namespaces.user_base".into(),
+                format!(
+                    "{} must be at least 1 and at most {}",
+                    ns.user_base,
+                    u32::MAX - USERNS_SIZE
+                ),
+            ));
+        }
+        let seccomp = ceiling_profile(&self.seccomp, origin)?;
+        Ok(Checked {
+            name: self.name,
+            seccomp,
+            ceiling,
+            no_new_privileges: self.process.no_new_privileges,
+            readonly_rootfs: self.rootfs.readonly,
+            user_base: ns.user.then_some(ns.user_base),
+            privileged: ns.privileged,
+        })
+    }
+}
+
+/// Every architecture the compiler knows; it ignores those the host cannot report.
+const ALL_ARCHES: &[Arch] = &[
+    Arch::ScmpArchX86_64,
+    Arch::ScmpArchX86,
+    Arch::ScmpArchX32,
+    Arch::ScmpArchAarch64,
+    Arch::ScmpArchArm,
+];
+
+/// Builds the ceiling profile: the named base profile minus `deny`, checked by the compiler.
+fn ceiling_profile(
+    section: &SeccompSection,
+    origin: &Path,
+) -> Result<Option<LinuxSeccomp>, PolicyError> {
+    let seccomp_err = |source| PolicyError::Seccomp {
+        path: origin.to_path_buf(),
+        key: "seccomp.profile".into(),
+        source,
+    };
+    for (i, name) in section.deny.iter().enumerate() {
+        check_known(name).map_err(|message| PolicyError::Invalid {
+            path: origin.to_path_buf(),
+            key: format!("seccomp.deny[{i}]"),
+            message,
+        })?;
+    }
+    let base = match section.profile.as_str() {
+        "default" => default_allowlist(),
+        "unconfined" if section.deny.is_empty() => return Ok(None),
+        "unconfined" => allow_all(),
+        path => load_profile(
+            &origin.parent().unwrap_or(Path::new("/")).join(path),
+            origin,
+        )?,
+    };
+    let profile = remove_names(base, &section.deny);
+    crate::seccomp::validate(&profile, &[]).map_err(seccomp_err)?;
+    Ok(Some(profile))
+}
+
+/// A profile that allows everything (the base for `unconfined` with a `deny` list).
+fn allow_all() -> LinuxSeccomp {
+    let mut p = LinuxSeccomp::default();
+    p.set_default_action(LinuxSeccompAction::ScmpActAllow)
+        .set_architectures(Some(ALL_ARCHES.to_vec()))
+        .set_syscalls(None);
+    p
+}
+
+/// Checks that the seccomp compiler knows `name` on some architecture.
+fn check_known(name: &str) -> Result<(), String> {
+    let mut rule = LinuxSyscall::default();
+    rule.set_names(vec![name.to_string()])
+        .set_action(LinuxSeccompAction::ScmpActErrno);
+    let mut p = allow_all();
+    p.set_syscalls(Some(vec![rule]));
+    match crate::seccomp::validate(&p, &[]) {
+        Ok(()) => Ok(()),
+        Err(SeccompError::UnknownSyscall { .. }) => Err(format!("unknown syscall {name:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Reads an OCI `linux.seccomp` JSON file; errors name the policy file and `seccomp.profile`.
+fn load_profile(path: &Path, origin: &Path) -> Result<LinuxSeccomp, PolicyError> {
+    let invalid = |message: String| PolicyError::Invalid {
+        path: origin.to_path_buf(),
+        key: "seccomp.profile".into(),
+        message,
+    };
+    let text = std::fs::read(path).map_err(|e| invalid(format!("read {}: {e}", path.display())))?;
+    let de = &mut serde_json::Deserializer::from_slice(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." => "(document)".to_string(),
+            p => p,
+        };
+        invalid(format!("{}: {field}: {}", path.display(), e.inner()))
+    })
+}
+
+/// Whether an action lets the syscall run.
+fn allows(action: LinuxSeccompAction) -> bool {
+    matches!(
+        action,
+        LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog
+    )
+}
+
+/// Removes `deny` from every allowing rule (dropping rules left without names). When the
+/// default action itself allows, adds an explicit `SCMP_ACT_ERRNO` (EPERM) rule for them.
+pub(super) fn remove_names(mut profile: LinuxSeccomp, deny: &[String]) -> LinuxSeccomp {
+    if deny.is_empty() {
+        return profile;
+    }
+    let mut rules: Vec<LinuxSyscall> = Vec::new();
+    if allows(profile.default_action()) {
+        let mut rule = LinuxSyscall::default();
+        rule.set_names(deny.to_vec())
+            .set_action(LinuxSeccompAction::ScmpActErrno)
+            .set_errno_ret(Some(libc::EPERM as u32));
+        rules.push(rule);
+    }
+    for mut rule in profile.syscalls().clone().unwrap_or_default() {
+        if allows(rule.action()) {
+            let names: Vec<String> = rule
+                .names()
+                .iter()
+                .filter(|n| !deny.contains(n))
+                .cloned()
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            rule.set_names(names);
+        }
+        rules.push(rule);
+    }
+    profile.set_syscalls(Some(rules));
+    profile
+}

@@ -1,0 +1,188 @@
+//! Handler policies: the ceiling a RuntimeClass handler puts over every pod spec.
+//!
+//! The effective sandbox is *pod spec ∩ handler ceiling*: [`Policy::apply`] clamps a spec in
+//! place and returns the ceiling seccomp profile, which the caller installs as an extra filter
+//! on top of the pod's own (the kernel runs every installed filter and the most restrictive
+//! verdict wins, so stacking is the exact intersection; an `Unconfined` pod gets just the
+//! ceiling).
+//!
+//! containerd passes a handler's policy file to the shim (`options.ConfigPath`); the `pinhole`
+//! handler without a file uses [`Policy::builtin_default`]. Examples:
+//! `runtimeclass/policies/pinhole.toml` and `runtimeclass/policies/pinhole-strict.toml`.
+//!
+//! # File format (TOML)
+//!
+//! Unknown keys are errors. Every key except `name` is optional; defaults are shown.
+//!
+//! ```toml
+//! name = "pinhole-strict"          # required, shown in errors
+//!
+//! [seccomp]
+//! # "default": pinhole's built-in allowlist (sandbox/profiles/default-allowlist.json);
+//! # a path to an OCI linux.seccomp JSON file (relative to this file's directory);
+//! # "unconfined": no ceiling filter at all (the pod's own profile, if any, still applies).
+//! profile = "default"
+//! # Syscall names taken out of the ceiling's allowing rules (SCMP_ACT_ALLOW / SCMP_ACT_LOG).
+//! # With a default-allow base ("unconfined" or such a file) they get an explicit EPERM rule.
+//! # Every name must be known to pinhole's seccomp compiler.
+//! deny = []
+//!
+//! [capabilities]
+//! # The most any of the five sets (bounding, effective, permitted, inheritable, ambient)
+//! # may hold, as "CAP_*" names. Missing or empty: no capabilities at all.
+//! ceiling = []
+//!
+//! [process]
+//! no_new_privileges = true         # true forces process.noNewPrivileges
+//!
+//! [rootfs]
+//! readonly = false                 # true forces root.readonly
+//!
+//! [namespaces]
+//! # true: a spec without a user namespace gets one mapping container ids 0..65536 to host
+//! # ids user_base..user_base+65536 (uid and gid); a spec whose own mappings include host id 0
+//! # is refused.
+//! user = false
+//! user_base = 100000
+//! # A spec whose bounding set holds every capability the kernel knows (a privileged pod):
+//! # "refuse" = error, "clamp" = intersect with the ceiling like any other spec.
+//! privileged = "refuse"
+//! ```
+
+mod apply;
+mod error;
+mod file;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxSeccomp;
+use serde::Deserialize;
+
+pub use error::PolicyError;
+
+/// pinhole's built-in ceiling allowlist (an OCI `linux.seccomp` object).
+pub const DEFAULT_ALLOWLIST_JSON: &str = include_str!("../../profiles/default-allowlist.json");
+
+/// Number of ids a forced user namespace maps (uid and gid each).
+pub const USERNS_SIZE: u32 = 65536;
+
+/// Default first host id of a forced user namespace.
+pub const DEFAULT_USER_BASE: u32 = 100_000;
+
+/// Origin reported for [`Policy::builtin_default`].
+const BUILTIN_ORIGIN: &str = "<builtin pinhole policy>";
+
+/// Capabilities of the built-in `pinhole` ceiling (Docker's default set).
+const BUILTIN_CEILING: &[caps::Capability] = &[
+    caps::Capability::CAP_CHOWN,
+    caps::Capability::CAP_DAC_OVERRIDE,
+    caps::Capability::CAP_FSETID,
+    caps::Capability::CAP_FOWNER,
+    caps::Capability::CAP_MKNOD,
+    caps::Capability::CAP_NET_RAW,
+    caps::Capability::CAP_SETGID,
+    caps::Capability::CAP_SETUID,
+    caps::Capability::CAP_SETFCAP,
+    caps::Capability::CAP_SETPCAP,
+    caps::Capability::CAP_NET_BIND_SERVICE,
+    caps::Capability::CAP_SYS_CHROOT,
+    caps::Capability::CAP_KILL,
+    caps::Capability::CAP_AUDIT_WRITE,
+];
+
+/// What to do with a privileged spec (bounding set = every capability).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Privileged {
+    /// Refuse to create it.
+    #[default]
+    Refuse,
+    /// Intersect it with the ceiling like any other spec.
+    Clamp,
+}
+
+/// A parsed and checked handler policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    name: String,
+    origin: PathBuf,
+    seccomp: Option<LinuxSeccomp>,
+    ceiling: caps::CapsHashSet,
+    no_new_privileges: bool,
+    readonly_rootfs: bool,
+    user_base: Option<u32>,
+    privileged: Privileged,
+}
+
+impl Policy {
+    /// Reads and parses the policy file at `path`.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Policy::parse(&text, path)
+    }
+
+    /// Parses policy text; `origin` names it in errors and anchors relative profile paths.
+    ///
+    /// The ceiling seccomp profile is compiled once here, so a policy that loads is one whose
+    /// ceiling can be installed.
+    pub fn parse(text: &str, origin: &Path) -> Result<Policy, PolicyError> {
+        let c = file::parse(text, origin)?.check(origin)?;
+        Ok(Policy {
+            name: c.name,
+            origin: origin.to_path_buf(),
+            seccomp: c.seccomp,
+            ceiling: c.ceiling,
+            no_new_privileges: c.no_new_privileges,
+            readonly_rootfs: c.readonly_rootfs,
+            user_base: c.user_base,
+            privileged: c.privileged,
+        })
+    }
+
+    /// The policy of the `pinhole` handler when containerd gives no file: the default
+    /// allowlist, Docker's default capabilities, no_new_privs, privileged pods clamped.
+    pub fn builtin_default() -> Policy {
+        Policy {
+            name: "pinhole".to_string(),
+            origin: PathBuf::from(BUILTIN_ORIGIN),
+            seccomp: Some(default_allowlist()),
+            ceiling: BUILTIN_CEILING.iter().copied().collect(),
+            no_new_privileges: true,
+            readonly_rootfs: false,
+            user_base: None,
+            privileged: Privileged::Clamp,
+        }
+    }
+
+    /// The policy's name (`name` in the file).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the policy came from (file path, or a marker for the built-in one).
+    pub fn origin(&self) -> &Path {
+        &self.origin
+    }
+
+    /// The ceiling seccomp profile (`None` for `profile = "unconfined"` without `deny`).
+    pub fn seccomp_ceiling(&self) -> Option<&LinuxSeccomp> {
+        self.seccomp.as_ref()
+    }
+
+    /// The capability ceiling.
+    pub fn capability_ceiling(&self) -> &caps::CapsHashSet {
+        &self.ceiling
+    }
+}
+
+/// The embedded default allowlist, parsed.
+pub(crate) fn default_allowlist() -> LinuxSeccomp {
+    serde_json::from_str(DEFAULT_ALLOWLIST_JSON)
+        .expect("sandbox/profiles/default-allowlist.json is a valid linux.seccomp object")
+}

@@ -1,0 +1,344 @@
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccompAction, Spec};
+use serde_json::json;
+
+use super::{Policy, PolicyError};
+
+fn policies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimeclass/policies")
+}
+
+fn parse(text: &str) -> Result<Policy, PolicyError> {
+    Policy::parse(text, Path::new("/etc/pinhole/test.toml"))
+}
+
+fn err(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+/// A spec whose five capability sets all hold `caps` (`"all"`: every capability).
+fn spec_with_caps(caps: &[&str]) -> Spec {
+    let caps: Vec<String> = if caps == ["all"] {
+        caps::all().iter().map(|c| c.to_string()).collect()
+    } else {
+        caps.iter().map(|c| c.to_string()).collect()
+    };
+    serde_json::from_value(json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "process": {
+            "args": ["/bin/true"],
+            "cwd": "/",
+            "user": {"uid": 0, "gid": 0},
+            "capabilities": {
+                "bounding": caps, "effective": caps, "permitted": caps,
+                "inheritable": caps, "ambient": caps
+            }
+        },
+        "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]}
+    }))
+    .unwrap()
+}
+
+fn sets(spec: &Spec) -> Vec<Vec<String>> {
+    let c = spec
+        .process()
+        .as_ref()
+        .unwrap()
+        .capabilities()
+        .clone()
+        .unwrap();
+    [
+        c.bounding(),
+        c.effective(),
+        c.permitted(),
+        c.inheritable(),
+        c.ambient(),
+    ]
+    .iter()
+    .map(|s| {
+        let mut v: Vec<String> = s.iter().flatten().map(|c| format!("CAP_{c}")).collect();
+        v.sort();
+        v
+    })
+    .collect()
+}
+
+fn allowed_names(p: &oci_spec::runtime::LinuxSeccomp) -> Vec<String> {
+    p.syscalls()
+        .iter()
+        .flatten()
+        .filter(|r| r.action() == LinuxSeccompAction::ScmpActAllow)
+        .flat_map(|r| r.names().clone())
+        .collect()
+}
+
+#[test]
+fn embedded_allowlist_compiles() {
+    let p = super::default_allowlist();
+    assert_eq!(p.default_action(), LinuxSeccompAction::ScmpActErrno);
+    crate::seccomp::compile(&p, &[]).unwrap();
+}
+
+#[test]
+fn runtimeclass_policies_parse_and_compile() {
+    for (file, name) in [
+        ("pinhole.toml", "pinhole"),
+        ("pinhole-strict.toml", "pinhole-strict"),
+    ] {
+        let p = Policy::load(&policies_dir().join(file)).unwrap();
+        assert_eq!(p.name(), name);
+        crate::seccomp::compile(p.seccomp_ceiling().unwrap(), &[]).unwrap();
+    }
+    let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    assert!(strict.capability_ceiling().is_empty());
+    assert!(strict.readonly_rootfs && strict.no_new_privileges);
+    assert_eq!(strict.user_base, Some(super::DEFAULT_USER_BASE));
+    assert_eq!(strict.privileged, super::Privileged::Refuse);
+    assert!(!allowed_names(strict.seccomp_ceiling().unwrap()).contains(&"ptrace".to_string()));
+}
+
+#[test]
+fn pinhole_toml_is_the_builtin_default() {
+    let path = policies_dir().join("pinhole.toml");
+    let mut file = Policy::load(&path).unwrap();
+    file.origin = super::Policy::builtin_default().origin;
+    assert_eq!(file, Policy::builtin_default());
+}
+
+#[test]
+fn every_cap_set_is_intersected() {
+    let p =
+        parse("name = \"t\"\n[capabilities]\nceiling = [\"CAP_CHOWN\", \"CAP_KILL\"]\n").unwrap();
+    let mut spec = spec_with_caps(&["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"]);
+    p.apply(&mut spec).unwrap();
+    for set in sets(&spec) {
+        assert_eq!(set, ["CAP_CHOWN"]);
+    }
+
+    let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    let mut spec = spec_with_caps(&["CAP_CHOWN", "CAP_SYS_ADMIN"]);
+    strict.apply(&mut spec).unwrap();
+    for set in sets(&spec) {
+        assert!(set.is_empty());
+    }
+}
+
+#[test]
+fn unknown_capability_names_the_key() {
+    let e = Policy::parse(
+        "name = \"s\"\n[capabilities]\nceiling = [\"CAP_CHOWN\", \"CAP_KILL\", \"CAP_FOO\"]\n",
+        Path::new("/etc/pinhole/strict.toml"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"/etc/pinhole/strict.toml: capabilities.ceiling[2]: unknown capability "CAP_FOO""#
+    );
+}
+
+#[test]
+fn privileged_refuse_and_clamp() {
+    let refuse = parse("name = \"r\"\n[namespaces]\nprivileged = \"refuse\"\n").unwrap();
+    let mut spec = spec_with_caps(&["all"]);
+    let before = spec.clone();
+    let e = refuse.apply(&mut spec).unwrap_err();
+    assert!(matches!(e, PolicyError::Privileged { .. }), "{e}");
+    assert!(e.to_string().contains("privileged"), "{e}");
+    assert_eq!(spec, before, "a refused spec is left unchanged");
+    // Not privileged: one capability short.
+    let mut spec = spec_with_caps(&["CAP_CHOWN"]);
+    refuse.apply(&mut spec).unwrap();
+
+    let clamp = parse(
+        "name = \"c\"\n[capabilities]\nceiling = [\"CAP_KILL\"]\n[namespaces]\nprivileged = \"clamp\"\n",
+    )
+    .unwrap();
+    let mut spec = spec_with_caps(&["all"]);
+    clamp.apply(&mut spec).unwrap();
+    for set in sets(&spec) {
+        assert_eq!(set, ["CAP_KILL"]);
+    }
+    let mut process = spec_with_caps(&["all"]).process().clone().unwrap();
+    assert!(refuse.apply_process(&mut process).is_err());
+    clamp.apply_process(&mut process).unwrap();
+}
+
+#[test]
+fn unconfined_pod_gets_the_ceiling() {
+    let p = Policy::builtin_default();
+    let mut spec = spec_with_caps(&[]);
+    assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
+    let ceiling = p.apply(&mut spec).unwrap().expect("a ceiling profile");
+    assert_eq!(ceiling, super::default_allowlist());
+    assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
+
+    let none = parse("name = \"u\"\n[seccomp]\nprofile = \"unconfined\"\n").unwrap();
+    assert!(none.apply(&mut spec).unwrap().is_none());
+}
+
+#[test]
+fn forcing_readonly_userns_and_no_new_privs() {
+    let p = parse(
+        "name = \"f\"\n[process]\nno_new_privileges = true\n[rootfs]\nreadonly = true\n\
+         [namespaces]\nuser = true\nuser_base = 200000\n",
+    )
+    .unwrap();
+    let mut spec = spec_with_caps(&[]);
+    p.apply(&mut spec).unwrap();
+    assert_eq!(
+        spec.process().as_ref().unwrap().no_new_privileges(),
+        Some(true)
+    );
+    assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
+    let linux = spec.linux().as_ref().unwrap();
+    let users = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .filter(|n| n.typ() == LinuxNamespaceType::User)
+        .count();
+    assert_eq!(users, 1);
+    for maps in [linux.uid_mappings(), linux.gid_mappings()] {
+        let m = maps.as_ref().unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].container_id(), m[0].host_id(), m[0].size()),
+            (0, 200000, 65536)
+        );
+    }
+    // Applying twice changes nothing more.
+    let once = spec.clone();
+    p.apply(&mut spec).unwrap();
+    assert_eq!(spec, once);
+
+    // A spec mapping host root is refused.
+    let mut spec: Spec = serde_json::from_value(json!({
+        "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+        "linux": {
+            "namespaces": [{"type": "mount"}, {"type": "user"}],
+            "uidMappings": [{"containerID": 0, "hostID": 0, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 5000, "size": 1}]
+        }
+    }))
+    .unwrap();
+    let e = p.apply(&mut spec).unwrap_err().to_string();
+    assert!(e.contains("linux.uidMappings[0]"), "{e}");
+
+    // Without forcing, the spec keeps its own values.
+    let lax = parse("name = \"l\"\n[process]\nno_new_privileges = false\n").unwrap();
+    let mut spec = spec_with_caps(&[]);
+    lax.apply(&mut spec).unwrap();
+    assert_eq!(spec.process().as_ref().unwrap().no_new_privileges(), None);
+    assert_eq!(spec.root().as_ref().unwrap().readonly(), None);
+    assert!(spec.linux().as_ref().unwrap().uid_mappings().is_none());
+}
+
+#[test]
+fn malformed_toml_names_file_and_line() {
+    let e = err("name = \"x\"\n\n[rootfs]\nreadonly = yes\n");
+    assert!(e.starts_with("/etc/pinhole/test.toml:4:"), "{e}");
+
+    let e = err("name = \"x\"\n[rootfs]\nreadnoly = true\n");
+    assert!(e.starts_with("/etc/pinhole/test.toml:3:"), "{e}");
+    assert!(e.contains("readnoly"), "{e}");
+
+    let e = err("name = \"x\"\n[namespaces]\nprivileged = \"maybe\"\n");
+    assert!(e.contains("namespaces.privileged"), "{e}");
+
+    let e = err("[rootfs]\nreadonly = true\n");
+    assert!(e.contains("name"), "{e}");
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let path = Path::new("/nonexistent/pinhole/policy.toml");
+    let e = Policy::load(path).unwrap_err();
+    assert!(matches!(e, PolicyError::Read { .. }));
+    assert!(
+        e.to_string().contains("/nonexistent/pinhole/policy.toml"),
+        "{e}"
+    );
+}
+
+#[test]
+fn deny_removes_names() {
+    let p = parse("name = \"d\"\n[seccomp]\ndeny = [\"ptrace\", \"personality\"]\n").unwrap();
+    let profile = p.seccomp_ceiling().unwrap();
+    let allowed = allowed_names(profile);
+    assert!(!allowed.contains(&"ptrace".to_string()));
+    // personality only had conditional rules: they are gone too.
+    assert!(!allowed.contains(&"personality".to_string()));
+    assert!(allowed.contains(&"read".to_string()));
+    // Non-allowing rules are kept (clone3 → ENOSYS).
+    assert!(profile
+        .syscalls()
+        .iter()
+        .flatten()
+        .any(|r| r.action() == LinuxSeccompAction::ScmpActErrno && *r.names() == ["clone3"]));
+
+    let e = err("name = \"d\"\n[seccomp]\ndeny = [\"ptrace\", \"no_such_call\"]\n");
+    assert_eq!(
+        e,
+        r#"/etc/pinhole/test.toml: seccomp.deny[1]: unknown syscall "no_such_call""#
+    );
+
+    // On a default-allow base, denied names get an explicit EPERM rule.
+    let p =
+        parse("name = \"u\"\n[seccomp]\nprofile = \"unconfined\"\ndeny = [\"ptrace\"]\n").unwrap();
+    let profile = p.seccomp_ceiling().unwrap();
+    assert_eq!(profile.default_action(), LinuxSeccompAction::ScmpActAllow);
+    let rules = profile.syscalls().as_ref().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].action(), LinuxSeccompAction::ScmpActErrno);
+    assert_eq!(*rules[0].names(), ["ptrace"]);
+}
+
+#[test]
+fn profile_path_is_relative_to_the_policy_file() {
+    let dir = std::env::temp_dir().join(format!("pinhole-policy-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("p.json"),
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","ptrace"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("bad.json"), r#"{"defaultAction":"SCMP_ACT_NOPE"}"#).unwrap();
+    std::fs::write(
+        dir.join("unknown.json"),
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["no_such_call"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    )
+    .unwrap();
+    let origin = dir.join("policy.toml");
+    let load = |profile: &str| {
+        let text =
+            format!("name = \"p\"\n[seccomp]\nprofile = \"{profile}\"\ndeny = [\"ptrace\"]\n");
+        std::fs::write(&origin, text).unwrap();
+        Policy::load(&origin)
+    };
+    let p = load("p.json").unwrap();
+    assert_eq!(
+        allowed_names(p.seccomp_ceiling().unwrap()),
+        ["read", "write"]
+    );
+    let e = load("bad.json").unwrap_err().to_string();
+    assert!(e.contains("bad.json") && e.contains("defaultAction"), "{e}");
+    let e = load("unknown.json").unwrap_err().to_string();
+    assert!(
+        e.contains("seccomp.profile") && e.contains("no_such_call"),
+        "{e}"
+    );
+    let e = load("missing.json").unwrap_err().to_string();
+    assert!(
+        e.contains("seccomp.profile: read ") && e.contains("missing.json"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_user_base_is_rejected() {
+    let e = err("name = \"b\"\n[namespaces]\nuser = true\nuser_base = 0\n");
+    assert!(e.contains("namespaces.user_base"), "{e}");
+}
