@@ -1,0 +1,298 @@
+//! The IO of one container process (init or exec), as containerd hands it over in
+//! `CreateTaskRequest` / `ExecProcessRequest`.
+//!
+//! [`ProcessIo::open`] gives the sandbox library the child's three stdio fds ([`ChildStdio`])
+//! and keeps the shim side: one copier thread per connected stream, moving bytes between
+//! containerd's fifos and the child's pipes (or pty master).
+//!
+//! Copiers use non-blocking fds and only block in `poll(2)` next to a stop signal, so
+//! [`ProcessIo::close_stdin`], [`ProcessIo::drain`] and drop never hang on a stuck peer.
+
+mod copy;
+mod fds;
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use copy::{Copier, Direction, Pending, StopSignal};
+
+/// Stack size of a copier thread; the buffer is 8 KiB of it. Memory matters: an idle shim
+/// must stay small.
+const COPIER_STACK: usize = 64 * 1024;
+
+/// How long [`ProcessIo::drain`] still waits for copiers it told to stop; they only block in
+/// `poll(2)` next to the stop signal, so this is a safety net.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// The child's ends of its stdio, handed to the sandbox library, which passes them as
+/// stdin/stdout/stderr of the container process (they are close-on-exec; dup2 onto 0/1/2
+/// clears that).
+///
+/// Drop it right after the child was spawned: while the shim holds these fds, the output pipes
+/// never reach end of stream.
+#[derive(Debug)]
+pub struct ChildStdio {
+    /// The child's stdin: pipe read end, pty slave, or `/dev/null` if not connected.
+    pub stdin: Option<OwnedFd>,
+    /// The child's stdout: pipe write end, pty slave, or `/dev/null` if not connected.
+    pub stdout: Option<OwnedFd>,
+    /// The child's stderr: pipe write end, pty slave, or `/dev/null` if not connected.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// The shim side of a process's IO; keep it as long as the process (and call
+/// [`ProcessIo::drain`] after it exited).
+///
+/// Dropping it stops all copiers without waiting for them.
+pub struct ProcessIo {
+    /// The pty master, for resizing; `None` without a terminal or after `drain`.
+    master: Mutex<Option<OwnedFd>>,
+    /// The stdin copier, until it is stopped.
+    stdin: Mutex<Option<Worker>>,
+    /// The stdout/stderr copiers, until drained.
+    outputs: Mutex<Option<Outputs>>,
+}
+
+/// A copier thread and its stop signal.
+struct Worker {
+    stop: StopSignal,
+    handle: JoinHandle<()>,
+}
+
+/// The output copier threads, stopped together.
+struct Outputs {
+    stop: StopSignal,
+    pending: Arc<Pending>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl ProcessIo {
+    /// Sets up the IO of a process from containerd's stream paths (an empty path means not
+    /// connected) and returns the shim side and the fds to give the child.
+    ///
+    /// Without a terminal each connected stream gets a pipe and a copier thread: stdin fifo ->
+    /// pipe, pipe -> stdout fifo, pipe -> stderr fifo. With a terminal the child gets a pty
+    /// slave as all three stdio; stdin fifo -> master and master -> stdout fifo are copied, and
+    /// `stderr` is ignored (a tty has one output stream), like runc. stdout/stderr may also be
+    /// `file://` URIs (appended to).
+    pub fn open(
+        stdin: &str,
+        stdout: &str,
+        stderr: &str,
+        terminal: bool,
+    ) -> io::Result<(ProcessIo, ChildStdio)> {
+        let io = ProcessIo {
+            master: Mutex::new(None),
+            stdin: Mutex::new(None),
+            outputs: Mutex::new(Some(Outputs {
+                stop: StopSignal::new()?,
+                pending: Arc::default(),
+                handles: Vec::new(),
+            })),
+        };
+        // On error `io` is dropped, which stops the copiers started so far.
+        let child = if terminal {
+            io.open_terminal(stdin, stdout)?
+        } else {
+            io.open_pipes(stdin, stdout, stderr)?
+        };
+        Ok((io, child))
+    }
+
+    /// Sets the terminal's window size (`width` columns, `height` rows).
+    ///
+    /// Fails if the process has no terminal (or its IO was drained).
+    pub fn resize(&self, width: u32, height: u32) -> io::Result<()> {
+        let master = lock(&self.master);
+        let master = master.as_ref().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "resize pty: process has no terminal",
+            )
+        })?;
+        fds::set_window_size(master, width, height)
+    }
+
+    /// Stops forwarding stdin (containerd's `CloseIO`). Without a terminal this closes the
+    /// pipe the child reads, so it sees end of file; with a terminal the pty stays open.
+    /// Idempotent; a no-op if stdin is not connected.
+    pub fn close_stdin(&self) {
+        let Some(worker) = lock(&self.stdin).take() else {
+            return;
+        };
+        worker.stop.fire();
+        // Prompt: the copier only blocks in poll(2), which the stop signal wakes.
+        if worker.handle.join().is_err() {
+            log::warn!("io stdin: copier panicked");
+        }
+    }
+
+    /// To call after the process exited: waits until the output copiers reached end of stream
+    /// (every writer, including grandchildren, closed the pipe or pty), so that no output is
+    /// lost, but at most `timeout`; then stops and closes everything.
+    ///
+    /// On timeout what is already buffered is still forwarded if the reader keeps up. Later
+    /// calls return at once.
+    pub fn drain(&self, timeout: Duration) {
+        self.close_stdin();
+        if let Some(outputs) = lock(&self.outputs).take() {
+            outputs.finish(timeout);
+        }
+        drop(lock(&self.master).take());
+    }
+
+    /// Child ends for the terminal case; see [`ProcessIo::open`].
+    fn open_terminal(&self, stdin: &str, stdout: &str) -> io::Result<ChildStdio> {
+        let (master, slave) = fds::open_pty()?;
+        fds::set_nonblocking(&master)?;
+        let out = non_empty(stdout)
+            .map(|p| fds::open_output(p, "stdout"))
+            .transpose()?;
+        if let Some(path) = non_empty(stdin) {
+            let fifo = fds::open_stdin_fifo(path)?;
+            self.start_stdin(fifo, dup(&master, "pty master")?)?;
+        }
+        // A pty without a reader would block the child once full: always drain it.
+        self.start_output("stdout", dup(&master, "pty master")?, out)?;
+        *lock(&self.master) = Some(master);
+        Ok(ChildStdio {
+            stdin: Some(dup(&slave, "pty slave")?),
+            stdout: Some(dup(&slave, "pty slave")?),
+            stderr: Some(slave),
+        })
+    }
+
+    /// Child ends for the non-terminal case; see [`ProcessIo::open`].
+    fn open_pipes(&self, stdin: &str, stdout: &str, stderr: &str) -> io::Result<ChildStdio> {
+        let child_stdin = match non_empty(stdin) {
+            None => fds::dev_null()?,
+            Some(path) => {
+                let fifo = fds::open_stdin_fifo(path)?;
+                let (read, write) = fds::pipe("stdin")?;
+                fds::set_nonblocking(&write)?;
+                self.start_stdin(fifo, write)?;
+                read
+            }
+        };
+        Ok(ChildStdio {
+            stdin: Some(child_stdin),
+            stdout: Some(self.output_pipe("stdout", stdout)?),
+            stderr: Some(self.output_pipe("stderr", stderr)?),
+        })
+    }
+
+    /// Connects one output stream through a pipe; returns the child's end.
+    fn output_pipe(&self, stream: &'static str, path: &str) -> io::Result<OwnedFd> {
+        let Some(path) = non_empty(path) else {
+            return fds::dev_null();
+        };
+        let dst = fds::open_output(path, stream)?;
+        let (read, write) = fds::pipe(stream)?;
+        fds::set_nonblocking(&read)?;
+        self.start_output(stream, read, Some(dst))?;
+        Ok(write)
+    }
+
+    /// Starts the stdin copier: `fifo` -> `dst` (child pipe write end or pty master).
+    fn start_stdin(&self, fifo: File, dst: OwnedFd) -> io::Result<()> {
+        let stop = StopSignal::new()?;
+        let copier = Copier {
+            name: "stdin",
+            src: fifo,
+            dst: Some(File::from(dst)),
+            stop: stop.watcher(),
+            direction: Direction::Input,
+        };
+        let handle = spawn("stdin", move || {
+            copier.run();
+        })?;
+        *lock(&self.stdin) = Some(Worker { stop, handle });
+        Ok(())
+    }
+
+    /// Starts an output copier: `src` (pipe read end or pty master) -> `dst` (`None` discards).
+    fn start_output(
+        &self,
+        stream: &'static str,
+        src: OwnedFd,
+        dst: Option<File>,
+    ) -> io::Result<()> {
+        let mut outputs = lock(&self.outputs);
+        let outputs = outputs.as_mut().expect("outputs are only taken by drain");
+        let copier = Copier {
+            name: stream,
+            src: File::from(src),
+            dst,
+            stop: outputs.stop.watcher(),
+            direction: Direction::Output,
+        };
+        let guard = outputs.pending.enter();
+        let handle = spawn(stream, move || {
+            let _guard = guard;
+            copier.run();
+        })?;
+        outputs.handles.push(handle);
+        Ok(())
+    }
+}
+
+impl Drop for ProcessIo {
+    fn drop(&mut self) {
+        if let Some(worker) = lock(&self.stdin).take() {
+            worker.stop.fire();
+        }
+        if let Some(outputs) = lock(&self.outputs).take() {
+            outputs.stop.fire();
+        }
+    }
+}
+
+impl Outputs {
+    /// Waits for end of stream at most `timeout`, then stops the copiers and joins them.
+    fn finish(self, timeout: Duration) {
+        if !self.pending.wait(timeout) {
+            log::warn!("io: output still open {timeout:?} after exit, closing it");
+            self.stop.fire();
+            if !self.pending.wait(STOP_GRACE) {
+                log::warn!("io: output copiers did not stop, leaving them behind");
+            }
+        }
+        for handle in self.handles {
+            if handle.is_finished() && handle.join().is_err() {
+                log::warn!("io: output copier panicked");
+            }
+        }
+    }
+}
+
+/// Spawns a copier thread with a small stack.
+fn spawn(stream: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(format!("io-{stream}"))
+        .stack_size(COPIER_STACK)
+        .spawn(f)
+        .map_err(|e| fds::context(e, format!("spawn {stream} copier thread")))
+}
+
+/// Duplicates `fd` (close-on-exec).
+fn dup(fd: &OwnedFd, what: &str) -> io::Result<OwnedFd> {
+    fd.try_clone()
+        .map_err(|e| fds::context(e, format!("dup {what}")))
+}
+
+/// `Some(path)` unless the stream is not connected.
+fn non_empty(path: &str) -> Option<&str> {
+    (!path.is_empty()).then_some(path)
+}
+
+/// Locks `mutex`, ignoring poisoning (the data stays consistent: only `Option::take` and
+/// assignments happen under these locks).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,118 @@
+//! Create: mount the rootfs, open the IO, build the container under the handler policy.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use containerd_shim::api::{CreateTaskRequest, CreateTaskResponse};
+use containerd_shim::protos::events::task::{TaskCreate, TaskIO};
+use containerd_shim::protos::protobuf::MessageField;
+use containerd_shim::protos::topics::TASK_CREATE_EVENT_TOPIC;
+use containerd_shim::protos::ttrpc;
+use pinhole_sandbox::cgroups::Cgroup;
+use pinhole_sandbox::container::{self, CreateOptions, Stdio};
+use pinhole_sandbox::policy::Policy;
+
+use super::container::Container;
+use super::process::{IoPaths, Process};
+use super::{errors, options, rootfs, Service};
+use crate::io::{ChildStdio, ProcessIo};
+
+/// The handler policy named by the request's options, or pinhole's built-in default: every
+/// container gets a ceiling, whatever its spec says.
+pub(super) fn policy_for(
+    req_options: Option<&containerd_shim::protos::protobuf::well_known_types::any::Any>,
+) -> ttrpc::Result<Policy> {
+    match options::config_path(req_options).map_err(errors::invalid_argument)? {
+        Some(path) => Policy::load(std::path::Path::new(&path))
+            .map_err(|e| errors::invalid_argument(format!("policy: {e}"))),
+        None => Ok(Policy::builtin_default()),
+    }
+}
+
+/// Converts the IO module's child ends into the sandbox library's stdio.
+pub(super) fn stdio(child: ChildStdio) -> Stdio {
+    Stdio {
+        stdin: child.stdin,
+        stdout: child.stdout,
+        stderr: child.stderr,
+    }
+}
+
+impl Service {
+    pub(super) fn do_create(&self, req: CreateTaskRequest) -> ttrpc::Result<CreateTaskResponse> {
+        let id = req.id.clone();
+        if self.lock().contains_key(&id) {
+            return Err(errors::already_exists(format!(
+                "task {id:?} already exists"
+            )));
+        }
+        if !req.checkpoint.is_empty() {
+            return Err(errors::unimplemented(format!(
+                "task {id:?}: restore from checkpoint is not supported by pinhole"
+            )));
+        }
+        let policy = policy_for(req.options.as_ref())?;
+        let bundle = PathBuf::from(&req.bundle);
+        rootfs::validate(&req.rootfs)
+            .map_err(|e| errors::invalid_argument(format!("task {id:?}: {e}")))?;
+        let root = self.root()?;
+        let mounted = rootfs::mount_rootfs(&bundle, &req.rootfs)
+            .map_err(|e| errors::internal(format!("task {id:?}: {e}")))?;
+        let unmount = |e| {
+            if let Some(m) = &mounted {
+                rootfs::unmount_rootfs(m);
+            }
+            e
+        };
+        let paths = IoPaths {
+            stdin: req.stdin.clone(),
+            stdout: req.stdout.clone(),
+            stderr: req.stderr.clone(),
+            terminal: req.terminal,
+        };
+        let (io, child) =
+            ProcessIo::open(&paths.stdin, &paths.stdout, &paths.stderr, paths.terminal)
+                .map_err(|e| unmount(errors::internal(format!("task {id:?}: open io: {e}"))))?;
+        let opts = CreateOptions {
+            stdio: stdio(child),
+            console: paths.terminal,
+            policy: Some(policy.clone()),
+            ..Default::default()
+        };
+        let state = container::create(&root, &id, &bundle, opts)
+            .map_err(|e| unmount(errors::from_sandbox(&format!("create task {id:?}"), e)))?;
+        let cgroup = Cgroup::new(Some(&state.cgroup_path), &id)
+            .map_err(|e| unmount(errors::internal(format!("task {id:?}: cgroup: {e}"))))?;
+        let init = Arc::new(Process::new("", paths.clone(), None));
+        init.lock().io = Some(Arc::new(io));
+        let c = Arc::new(Container {
+            id: id.clone(),
+            bundle: bundle.clone(),
+            rootfs_mount: mounted,
+            init: init.clone(),
+            execs: Mutex::new(Default::default()),
+            cgroup,
+            policy,
+        });
+        self.lock().insert(id.clone(), c.clone());
+        self.exits.claim(state.pid, &c, &init, &self.events);
+        super::oom::watch(&c, &self.events);
+
+        let mut ev = TaskCreate::new();
+        ev.container_id = id.clone();
+        ev.bundle = req.bundle.clone();
+        ev.rootfs = req.rootfs.clone();
+        let mut tio = TaskIO::new();
+        tio.stdin = paths.stdin;
+        tio.stdout = paths.stdout;
+        tio.stderr = paths.stderr;
+        tio.terminal = paths.terminal;
+        ev.io = MessageField::some(tio);
+        ev.pid = state.pid as u32;
+        self.events.send(TASK_CREATE_EVENT_TOPIC, ev);
+
+        let mut resp = CreateTaskResponse::new();
+        resp.pid = state.pid as u32;
+        Ok(resp)
+    }
+}

@@ -1,0 +1,68 @@
+//! Exec: register a process to be started in a running task.
+
+use std::sync::Arc;
+
+use containerd_shim::api::{Empty, ExecProcessRequest, Status};
+use containerd_shim::protos::events::task::TaskExecAdded;
+use containerd_shim::protos::topics::TASK_EXEC_ADDED_EVENT_TOPIC;
+use containerd_shim::protos::ttrpc;
+
+use super::process::{IoPaths, Process};
+use super::{errors, Service};
+
+impl Service {
+    pub(super) fn do_exec(&self, req: ExecProcessRequest) -> ttrpc::Result<Empty> {
+        let c = self.container(&req.id)?;
+        if req.exec_id.is_empty() {
+            return Err(errors::invalid_argument(format!(
+                "exec in task {:?}: empty exec id",
+                req.id
+            )));
+        }
+        if c.init.status() != Status::RUNNING {
+            return Err(errors::failed_precondition(format!(
+                "exec {:?}: task {:?} is {:?}, not running",
+                req.exec_id,
+                req.id,
+                c.init.status()
+            )));
+        }
+        let any = req.spec.as_ref().ok_or_else(|| {
+            errors::invalid_argument(format!("exec {:?}: missing process spec", req.exec_id))
+        })?;
+        let de = &mut serde_json::Deserializer::from_slice(&any.value);
+        let spec: oci_spec::runtime::Process =
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                errors::invalid_argument(format!(
+                    "exec {:?}: process spec: {}: {}",
+                    req.exec_id,
+                    e.path(),
+                    e.inner()
+                ))
+            })?;
+        let paths = IoPaths {
+            stdin: req.stdin.clone(),
+            stdout: req.stdout.clone(),
+            stderr: req.stderr.clone(),
+            terminal: req.terminal,
+        };
+        {
+            let mut execs = c.execs.lock().unwrap_or_else(|e| e.into_inner());
+            if execs.contains_key(&req.exec_id) {
+                return Err(errors::already_exists(format!(
+                    "exec {:?} already exists in task {:?}",
+                    req.exec_id, req.id
+                )));
+            }
+            execs.insert(
+                req.exec_id.clone(),
+                Arc::new(Process::new(&req.exec_id, paths, Some(spec))),
+            );
+        }
+        let mut ev = TaskExecAdded::new();
+        ev.container_id = req.id.clone();
+        ev.exec_id = req.exec_id.clone();
+        self.events.send(TASK_EXEC_ADDED_EVENT_TOPIC, ev);
+        Ok(Empty::new())
+    }
+}

@@ -1,0 +1,158 @@
+//! The task service: containerd's task API v2 over ttrpc, for every container of the group.
+//!
+//! One file per verb; this file holds the shared state and the trait impl that dispatches.
+//! The protocol layer is kept thin (request in, sandbox library call, response out) so a task
+//! API v3 service can be registered beside it later.
+
+mod container;
+mod control;
+mod create;
+mod delete;
+mod errors;
+mod events;
+mod exec;
+mod exits;
+mod info;
+mod kill;
+mod oom;
+mod options;
+mod process;
+mod rootfs;
+mod start;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use containerd_shim::api::*;
+use containerd_shim::protos::ttrpc::{self, TtrpcContext};
+use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::{ExitSignal, Task};
+use pinhole_sandbox::container::Root;
+
+pub use container::Container;
+use events::Events;
+use process::Process;
+
+/// The task service of one shim (one pod).
+pub struct Service {
+    root_dir: PathBuf,
+    containers: exits::Containers,
+    events: Arc<Events>,
+    exit: Arc<ExitSignal>,
+    exits: Arc<exits::PendingExits>,
+}
+
+impl Service {
+    /// A service keeping container state under `root_dir`.
+    pub fn new(
+        namespace: &str,
+        root_dir: PathBuf,
+        publisher: RemotePublisher,
+        exit: Arc<ExitSignal>,
+    ) -> Service {
+        let containers: exits::Containers = Arc::new(Mutex::new(HashMap::new()));
+        let events = Arc::new(Events::new(publisher, namespace.to_string()));
+        let pending = Arc::new(exits::PendingExits::default());
+        exits::spawn_monitor(containers.clone(), pending.clone(), events.clone());
+        Service {
+            root_dir,
+            containers,
+            events,
+            exit,
+            exits: pending,
+        }
+    }
+
+    fn root(&self) -> ttrpc::Result<Root> {
+        Root::new(&self.root_dir).map_err(|e| errors::internal(e.to_string()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Container>>> {
+        self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The container `id`, or NOT_FOUND.
+    fn container(&self, id: &str) -> ttrpc::Result<Arc<Container>> {
+        self.lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| errors::not_found(format!("task {id:?} not found")))
+    }
+
+    /// The container and its process (`exec_id` empty = init), or NOT_FOUND.
+    fn process(&self, id: &str, exec_id: &str) -> ttrpc::Result<(Arc<Container>, Arc<Process>)> {
+        let c = self.container(id)?;
+        let p = c.process(exec_id)?;
+        Ok((c, p))
+    }
+}
+
+/// Cleans up a container whose shim died (the `delete` action): kill, state, cgroup, rootfs.
+pub fn cleanup_container(root_dir: &Path, id: &str, bundle: &Path) {
+    if let Ok(root) = Root::new(root_dir) {
+        let _ = pinhole_sandbox::container::delete(&root, id, true);
+    }
+    rootfs::unmount_rootfs(&bundle.join("rootfs"));
+}
+
+impl Task for Service {
+    fn state(&self, _: &TtrpcContext, req: StateRequest) -> ttrpc::Result<StateResponse> {
+        self.do_state(req)
+    }
+    fn create(
+        &self,
+        _: &TtrpcContext,
+        req: CreateTaskRequest,
+    ) -> ttrpc::Result<CreateTaskResponse> {
+        self.do_create(req)
+    }
+    fn start(&self, _: &TtrpcContext, req: StartRequest) -> ttrpc::Result<StartResponse> {
+        self.do_start(req)
+    }
+    fn delete(&self, _: &TtrpcContext, req: DeleteRequest) -> ttrpc::Result<DeleteResponse> {
+        self.do_delete(req)
+    }
+    fn pids(&self, _: &TtrpcContext, req: PidsRequest) -> ttrpc::Result<PidsResponse> {
+        self.do_pids(req)
+    }
+    fn pause(&self, _: &TtrpcContext, req: PauseRequest) -> ttrpc::Result<Empty> {
+        self.do_pause(req)
+    }
+    fn resume(&self, _: &TtrpcContext, req: ResumeRequest) -> ttrpc::Result<Empty> {
+        self.do_resume(req)
+    }
+    fn checkpoint(&self, _: &TtrpcContext, req: CheckpointTaskRequest) -> ttrpc::Result<Empty> {
+        Err(errors::unimplemented(format!(
+            "checkpoint of task {:?}: not supported by pinhole",
+            req.id
+        )))
+    }
+    fn kill(&self, _: &TtrpcContext, req: KillRequest) -> ttrpc::Result<Empty> {
+        self.do_kill(req)
+    }
+    fn exec(&self, _: &TtrpcContext, req: ExecProcessRequest) -> ttrpc::Result<Empty> {
+        self.do_exec(req)
+    }
+    fn resize_pty(&self, _: &TtrpcContext, req: ResizePtyRequest) -> ttrpc::Result<Empty> {
+        self.do_resize_pty(req)
+    }
+    fn close_io(&self, _: &TtrpcContext, req: CloseIORequest) -> ttrpc::Result<Empty> {
+        self.do_close_io(req)
+    }
+    fn update(&self, _: &TtrpcContext, req: UpdateTaskRequest) -> ttrpc::Result<Empty> {
+        self.do_update(req)
+    }
+    fn wait(&self, _: &TtrpcContext, req: WaitRequest) -> ttrpc::Result<WaitResponse> {
+        self.do_wait(req)
+    }
+    fn stats(&self, _: &TtrpcContext, req: StatsRequest) -> ttrpc::Result<StatsResponse> {
+        self.do_stats(req)
+    }
+    fn connect(&self, _: &TtrpcContext, req: ConnectRequest) -> ttrpc::Result<ConnectResponse> {
+        self.do_connect(req)
+    }
+    fn shutdown(&self, _: &TtrpcContext, req: ShutdownRequest) -> ttrpc::Result<Empty> {
+        self.do_shutdown(req)
+    }
+}

@@ -1,0 +1,74 @@
+//! The runtime options containerd sends: `runtimeoptions.v1.Options{type_url, config_path}`.
+
+use containerd_shim::protos::protobuf::well_known_types::any::Any;
+use containerd_shim::protos::protobuf::CodedInputStream;
+
+/// The type containerd uses for the options of runtimes other than runc.
+pub const RUNTIME_OPTIONS_TYPE: &str = "runtimeoptions.v1.Options";
+
+/// Extracts `config_path` from CreateTaskRequest.options; `Ok(None)` when no options or no
+/// path were given. Other option types are an error naming the type.
+pub fn config_path(options: Option<&Any>) -> Result<Option<String>, String> {
+    let Some(any) = options else {
+        return Ok(None);
+    };
+    if any.type_url.is_empty() && any.value.is_empty() {
+        return Ok(None);
+    }
+    let short = any.type_url.rsplit('/').next().unwrap_or_default();
+    if short != RUNTIME_OPTIONS_TYPE {
+        return Err(format!(
+            "options: unsupported type {:?} (pinhole takes {RUNTIME_OPTIONS_TYPE})",
+            any.type_url
+        ));
+    }
+    let mut input = CodedInputStream::from_bytes(&any.value);
+    let mut path = None;
+    while let Some(tag) = input
+        .read_raw_tag_or_eof()
+        .map_err(|e| format!("options: malformed {RUNTIME_OPTIONS_TYPE}: {e}"))?
+    {
+        let (field, wire) = (tag >> 3, tag & 7);
+        match (field, wire) {
+            (2, 2) => {
+                path = Some(
+                    input
+                        .read_string()
+                        .map_err(|e| format!("options: config_path: {e}"))?,
+                )
+            }
+            _ => input
+                .skip_field(
+                    containerd_shim::protos::protobuf::rt::WireType::new(wire)
+                        .ok_or_else(|| format!("options: bad wire type {wire}"))?,
+                )
+                .map_err(|e| format!("options: malformed {RUNTIME_OPTIONS_TYPE}: {e}"))?,
+        }
+    }
+    Ok(path.filter(|p| !p.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn any(type_url: &str, value: Vec<u8>) -> Any {
+        let mut a = Any::new();
+        a.type_url = type_url.into();
+        a.value = value;
+        a
+    }
+
+    #[test]
+    fn decodes_config_path() {
+        // field 1 (type_url) = "x", field 2 (config_path) = "/p.toml"
+        let mut v = vec![0x0a, 1, b'x', 0x12, 7];
+        v.extend_from_slice(b"/p.toml");
+        let a = any("runtimeoptions.v1.Options", v);
+        assert_eq!(config_path(Some(&a)).unwrap().as_deref(), Some("/p.toml"));
+        assert_eq!(config_path(None).unwrap(), None);
+        assert_eq!(config_path(Some(&any("", vec![]))).unwrap(), None);
+        assert!(config_path(Some(&any("containerd.runc.v1.Options", vec![]))).is_err());
+        assert!(config_path(Some(&any("runtimeoptions.v1.Options", vec![0x12, 9]))).is_err());
+    }
+}

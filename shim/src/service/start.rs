@@ -1,0 +1,93 @@
+//! Start: release a created init, or start an added exec.
+
+use std::sync::Arc;
+
+use containerd_shim::api::{StartRequest, StartResponse, Status};
+use containerd_shim::protos::events::task::{TaskExecStarted, TaskStart};
+use containerd_shim::protos::topics::{TASK_EXEC_STARTED_EVENT_TOPIC, TASK_START_EVENT_TOPIC};
+use containerd_shim::protos::ttrpc;
+use pinhole_sandbox::container::{self, ExecOptions};
+
+use super::create::stdio;
+use super::{errors, Service};
+use crate::io::ProcessIo;
+
+impl Service {
+    pub(super) fn do_start(&self, req: StartRequest) -> ttrpc::Result<StartResponse> {
+        let (c, p) = self.process(&req.id, &req.exec_id)?;
+        if p.status() != Status::CREATED {
+            return Err(errors::failed_precondition(format!(
+                "task {:?} exec {:?}: cannot start a process that is {:?}",
+                req.id,
+                req.exec_id,
+                p.status()
+            )));
+        }
+        let root = self.root()?;
+        let mut resp = StartResponse::new();
+        if req.exec_id.is_empty() {
+            container::start(&root, &req.id)
+                .map_err(|e| errors::from_sandbox(&format!("start task {:?}", req.id), e))?;
+            {
+                let mut st = p.lock();
+                if st.status == Some(Status::CREATED) {
+                    st.status = Some(Status::RUNNING);
+                }
+            }
+            let pid = p.pid();
+            let mut ev = TaskStart::new();
+            ev.container_id = req.id.clone();
+            ev.pid = pid as u32;
+            self.events.send(TASK_START_EVENT_TOPIC, ev);
+            resp.pid = pid as u32;
+            return Ok(resp);
+        }
+
+        if c.init.status() != Status::RUNNING {
+            return Err(errors::failed_precondition(format!(
+                "task {:?} is {:?}: exec {:?} needs a running task",
+                req.id,
+                c.init.status(),
+                req.exec_id
+            )));
+        }
+        let spec = p
+            .spec
+            .clone()
+            .ok_or_else(|| errors::internal("exec without a process spec"))?;
+        let paths = &p.paths;
+        let (io, child) =
+            ProcessIo::open(&paths.stdin, &paths.stdout, &paths.stderr, paths.terminal)
+                .map_err(|e| errors::internal(format!("exec {:?}: open io: {e}", req.exec_id)))?;
+        p.lock().io = Some(Arc::new(io));
+        let opts = ExecOptions {
+            stdio: stdio(child),
+            console: paths.terminal,
+            policy: Some(c.policy.clone()),
+        };
+        let pid = match container::exec(&root, &req.id, spec, opts) {
+            Ok(pid) => pid,
+            Err(e) => {
+                p.lock().io = None;
+                return Err(errors::from_sandbox(
+                    &format!("start exec {:?} in task {:?}", req.exec_id, req.id),
+                    e,
+                ));
+            }
+        };
+        {
+            let mut st = p.lock();
+            if st.status == Some(Status::CREATED) {
+                st.status = Some(Status::RUNNING);
+            }
+        }
+        self.exits.claim(pid, &c, &p, &self.events);
+        let mut ev = TaskExecStarted::new();
+        ev.container_id = req.id.clone();
+        ev.exec_id = req.exec_id.clone();
+        ev.pid = pid as u32;
+        self.events.send(TASK_EXEC_STARTED_EVENT_TOPIC, ev);
+        resp.pid = pid as u32;
+        Ok(resp)
+    }
+}

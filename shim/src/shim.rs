@@ -1,0 +1,118 @@
+//! The shim binary's lifecycle (start / delete / serve), apart from the task service.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use containerd_shim::api::DeleteResponse;
+use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::{Config, ExitSignal, Flags, StartOpts};
+use log::{info, warn};
+
+use crate::group;
+use crate::service::Service;
+
+/// The runtime id containerd knows us by.
+pub const RUNTIME_ID: &str = "io.containerd.pinhole.v2";
+
+/// The shim: one per group (pod).
+pub struct PinholeShim {
+    flags: Flags,
+    exit: Arc<ExitSignal>,
+}
+
+impl containerd_shim::Shim for PinholeShim {
+    type T = Service;
+
+    fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
+        PinholeShim {
+            flags: Flags {
+                debug: args.debug,
+                namespace: args.namespace.clone(),
+                id: args.id.clone(),
+                socket: args.socket.clone(),
+                bundle: args.bundle.clone(),
+                address: args.address.clone(),
+                publish_binary: args.publish_binary.clone(),
+                action: args.action.clone(),
+                version: args.version,
+                info: args.info,
+            },
+            exit: Arc::new(ExitSignal::default()),
+        }
+    }
+
+    /// Prints the address of the group's shim, starting it if it does not run yet.
+    fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
+        let bundle = std::env::current_dir().map_err(io_err("current dir"))?;
+        let group = group::key(&bundle, &opts.id);
+        let address = containerd_shim::socket_address(&opts.address, &opts.namespace, &group);
+        if socket_alive(&address) {
+            containerd_shim::util::write_address(&address)?;
+            return Ok(address);
+        }
+        let (_pid, address) = containerd_shim::spawn(opts, &group, Vec::new())?;
+        containerd_shim::util::write_address(&address)?;
+        Ok(address)
+    }
+
+    /// Cleans up after a shim that died: kills what is left of the container, unmounts its
+    /// rootfs, removes its cgroup and state. Idempotent.
+    fn delete_shim(&mut self) -> containerd_shim::Result<DeleteResponse> {
+        let bundle = match self.flags.bundle.as_str() {
+            "" => std::env::current_dir().map_err(io_err("current dir"))?,
+            b => PathBuf::from(b),
+        };
+        let root = group::pinhole_dir(&bundle, &self.flags.namespace);
+        crate::service::cleanup_container(&root, &self.flags.id, &bundle);
+        let mut resp = DeleteResponse::new();
+        resp.exit_status = 128 + libc::SIGKILL as u32;
+        resp.exited_at =
+            protobuf::MessageField::some(protobuf::well_known_types::timestamp::Timestamp::now());
+        Ok(resp)
+    }
+
+    fn wait(&mut self) {
+        self.exit.wait();
+    }
+
+    fn create_task_service(&self, publisher: RemotePublisher) -> Service {
+        let bundle = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let group = group::key(&bundle, &self.flags.id);
+        let dir = group::shim_dir(&bundle, &self.flags.namespace, &group);
+        if let Err(e) = settle_in(&dir) {
+            warn!("stay in {}: {e}", bundle.display());
+        } else {
+            info!("shim for group {group} working in {}", dir.display());
+        }
+        Service::new(
+            &self.flags.namespace,
+            group::pinhole_dir(&bundle, &self.flags.namespace),
+            publisher,
+            self.exit.clone(),
+        )
+    }
+}
+
+/// Moves the shim into its group's stable directory (the first bundle goes away with its
+/// container) and copies the `address` file there: the crate removes the socket named in
+/// `./address` on exit.
+fn settle_in(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    if let Ok(addr) = std::fs::read_to_string("address") {
+        std::fs::write(dir.join("address"), addr)?;
+    }
+    std::env::set_current_dir(dir)
+}
+
+/// Whether a shim already serves `address` (`unix://PATH`).
+fn socket_alive(address: &str) -> bool {
+    let path = address.strip_prefix("unix://").unwrap_or(address);
+    std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
+fn io_err(context: &'static str) -> impl Fn(std::io::Error) -> containerd_shim::Error {
+    move |err| containerd_shim::Error::IoError {
+        context: context.to_string(),
+        err,
+    }
+}
