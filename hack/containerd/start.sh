@@ -1,0 +1,101 @@
+#!/bin/bash
+# Start a private containerd 1.6 whose root, state, sockets and runc roots all live in DIR, next to
+# (and independent of) any system containerd. PID -> DIR/containerd.pid, log -> DIR/containerd.log.
+# Used by hand and by the integration tests (tests/common/containerd.rs).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=hack/lib.sh
+. "$HERE/../lib.sh"
+
+usage() {
+  cat >&2 <<EOF
+usage: $(basename "$0") [DIR]
+  Renders $HERE/config.toml.in into DIR/config.toml and starts containerd with
+  PATH=DIR/bin:\$PATH, so DIR/bin/containerd-shim-pinhole-v2 is the shim of runtime
+  io.containerd.pinhole.v2. DIR defaults to a new \$(mktemp -d /tmp/phc-XXXXXX); keep it short
+  (unix socket paths are capped at 108 bytes). Prints the ctr command line to use.
+  Stop with: $HERE/stop.sh DIR; clean up with: $HERE/cleanup.sh DIR [--purge]
+  env: SHIM_BIN   shim to install (with install(1): new inode) as DIR/bin/containerd-shim-pinhole-v2
+                  (default: $TARGET_DIR/debug/containerd-shim-pinhole-v2 if it exists;
+                  SHIM_BIN=none installs nothing)
+       CRI=1      enable the CRI plugin (default 0: disabled); handlers runc, pinhole, pinhole-strict
+       LOG_LEVEL  containerd log level (default info; debug shows every shim call)
+EOF
+  exit 2
+}
+case "${1:-}" in -*) usage ;; esac
+[ $# -le 1 ] || usage
+require_root
+command -v containerd >/dev/null || die "containerd not found (apt-get install containerd)"
+command -v ctr >/dev/null || die "ctr not found (apt-get install containerd)"
+
+if [ $# -eq 1 ]; then
+  DIR=$1
+  case "$DIR" in /*) ;; *) DIR=$PWD/$DIR ;; esac
+  DIR=${DIR%/}
+  [ -n "$DIR" ] || usage
+  mkdir -p "$DIR"
+else
+  DIR=$(mktemp -d /tmp/phc-XXXXXX)
+fi
+SOCK=$DIR/containerd.sock
+# unix socket paths are limited to 108 bytes ("containerd.sock.ttrpc" is the longest of ours)
+[ ${#SOCK} -lt 100 ] || die "DIR is too long for a unix socket path: $SOCK"
+CRI=${CRI:-0}
+case "$CRI" in 0 | 1) ;; *) echo "CRI must be 0 or 1" >&2; usage ;; esac
+LOG_LEVEL=${LOG_LEVEL:-info}
+SHIM_BIN=${SHIM_BIN:-$TARGET_DIR/debug/containerd-shim-pinhole-v2}
+
+PIDF=$DIR/containerd.pid
+if [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; then
+  echo "containerd already running: pid $(cat "$PIDF")"
+  echo "use: ctr -a $SOCK -n pinhole-test ..."
+  exit 0
+fi
+
+# marker: cleanup.sh --purge only removes directories that start.sh set up
+touch "$DIR/.pinhole-containerd"
+mkdir -p "$DIR"/{bin,fifo,runc-root,cni/bin,cni/net.d}
+# mktemp -d gives 0700; let container processes running as non-root users traverse it
+chmod go+x "$DIR"
+EXTRA_DISABLED='"io.containerd.grpc.v1.cri",'
+[ "$CRI" = 1 ] && EXTRA_DISABLED=''
+sed -e "s|@DIR@|$DIR|g" -e "s|@REPO@|$REPO|g" -e "s|@LOG_LEVEL@|$LOG_LEVEL|g" \
+  -e "s|@EXTRA_DISABLED@|$EXTRA_DISABLED|g" "$HERE/config.toml.in" >"$DIR/config.toml"
+
+if [ "$SHIM_BIN" != none ]; then
+  if [ -f "$SHIM_BIN" ]; then
+    # install(1) replaces the file (new inode): no ETXTBSY while an old shim still runs
+    install -m 755 "$SHIM_BIN" "$DIR/bin/containerd-shim-pinhole-v2"
+  else
+    warn "no shim at $SHIM_BIN (cargo build -p containerd-shim-pinhole): runtime io.containerd.pinhole.v2 will not work"
+  fi
+fi
+if [ "$CRI" = 1 ]; then
+  for p in bridge host-local loopback portmap; do
+    if [ -e "/usr/lib/cni/$p" ]; then ln -sf "/usr/lib/cni/$p" "$DIR/cni/bin/$p"; fi
+  done
+fi
+
+PATH=$DIR/bin:$PATH containerd --config "$DIR/config.toml" >>"$DIR/containerd.log" 2>&1 </dev/null &
+CPID=$!
+echo "$CPID" >"$PIDF"
+for _ in $(seq 150); do
+  ctr -a "$SOCK" version >/dev/null 2>&1 && break
+  kill -0 "$CPID" 2>/dev/null || break
+  sleep 0.1
+done
+if ! ctr -a "$SOCK" version >/dev/null 2>&1; then
+  echo "containerd did not come up; last log lines of $DIR/containerd.log:" >&2
+  tail -20 "$DIR/containerd.log" >&2
+  kill "$CPID" 2>/dev/null || true
+  rm -f "$PIDF"
+  exit 1
+fi
+echo "containerd pid $CPID, dir $DIR"
+echo "use: ctr -a $SOCK -n pinhole-test ..."
+echo "     (ctr run also needs --fifo-dir $DIR/fifo; runc: --runc-root $DIR/runc-root;"
+echo "      pinhole: --runtime io.containerd.pinhole.v2 [--runtime-config-path POLICY])"
+echo "images: $REPO/hack/build-images.sh && for i in busybox pause; do"
+echo "          ctr -a $SOCK -n pinhole-test images import $TARGET_DIR/pinhole-test/images/\$i.tar; done"
+echo "stop:   $HERE/stop.sh $DIR && $HERE/cleanup.sh $DIR --purge"

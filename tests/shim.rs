@@ -1,0 +1,515 @@
+//! containerd shim v2 tests: drive `containerd-shim-pinhole-v2` (runtime type
+//! `io.containerd.pinhole.v2`) through a private containerd 1.6 with `ctr`, the way a user would.
+//! Harness: tests/common/containerd.rs. Run as root, after building the shim:
+//!
+//! ```text
+//! cargo build -p containerd-shim-pinhole && cargo test -p pinhole-tests --test shim
+//! PINHOLE_TEST_RUNTIME=io.containerd.runc.v2 cargo test -p pinhole-tests --test shim  # harness check
+//! ```
+//!
+//! Every test uses its own container ids and may run in parallel with the others; each one ends
+//! with leak checks (no task, container, shim, process, mount or cgroup left).
+
+#[path = "common/containerd.rs"]
+mod containerd;
+
+use containerd::*;
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const SECS5: Duration = Duration::from_secs(5);
+const SECS10: Duration = Duration::from_secs(10);
+
+fn fifo_arg(cd: &Containerd) -> String {
+    cd.dir.join("fifo").to_string_lossy().into_owned()
+}
+
+/// `ctr task exec -d --exec-id EXEC_ID ID CMD...`, then the exec's pid (from /tasks/exec-started).
+#[track_caller]
+fn exec_detached(c: &Container, exec_id: &str, cmd: &[&str]) -> i32 {
+    c.exec(exec_id, &["--detach"], cmd).assert_ok();
+    let ev =
+        c.cd.wait_event(&c.id, "/tasks/exec-started", SECS5, |b| {
+            b["exec_id"] == exec_id
+        })
+        .unwrap_or_else(|| panic!("no /tasks/exec-started event for exec {exec_id}"));
+    let pid = ev.body["pid"].as_i64().expect("exec-started carries a pid") as i32;
+    c.note_pid(pid);
+    pid
+}
+
+/// The /tasks/exit event of the container's init process.
+#[track_caller]
+fn init_exit_event(c: &Container) -> Event {
+    let id = c.id.clone();
+    c.cd.wait_event(&c.id, "/tasks/exit", SECS10, move |b| {
+        b["id"] == id.as_str()
+    })
+    .unwrap_or_else(|| panic!("no /tasks/exit event for the init of {}", c.id))
+}
+
+#[track_caller]
+fn remove_ok(c: &Container) {
+    let bad = c.remove();
+    assert!(
+        bad.is_empty(),
+        "removing {} failed:\n{}",
+        c.id,
+        bad.iter()
+            .map(|o| o.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn run_rm_prints_output_and_returns_exit_code() {
+    let cd = Containerd::shared();
+    let c = cd.container("run");
+    let o = c.run(
+        &[
+            "/bin/sh",
+            "-c",
+            "echo hello-from-$((40+2)); echo to-stderr >&2; exit 3",
+        ],
+        &RunOpts::rm(),
+    );
+    o.assert_code(3);
+    assert!(o.stdout.contains("hello-from-42"), "stdout missing: {o}");
+    assert!(o.stderr.contains("to-stderr"), "stderr missing: {o}");
+    c.assert_clean();
+
+    let c0 = cd.container("run0");
+    c0.run(&["/bin/true"], &RunOpts::rm()).assert_ok();
+    c0.assert_clean();
+}
+
+#[test]
+fn run_tty() {
+    let cd = Containerd::shared();
+    let c = cd.container("tty");
+    let opts = RunOpts {
+        rm: true,
+        tty: true,
+        ..Default::default()
+    };
+    // the sleep lets ctr's initial console resize (sent after Start) land before stty runs
+    let args = cd.run_args(
+        &c.id,
+        &["/bin/sh", "-c", "sleep 0.5; tty; stty size; exit 4"],
+        &opts,
+    );
+    let o = run_in_pty(cd.ctr_command(&args), 33, 111, CTR_TIMEOUT);
+    o.assert_code(4);
+    assert!(o.stdout.contains("/dev/pts/"), "`tty` output missing: {o}");
+    assert!(o.stdout.contains("33 111"), "console size not 33x111: {o}");
+    c.assert_clean();
+}
+
+#[test]
+fn exec_with_and_without_tty() {
+    let cd = Containerd::shared();
+    let c = cd.container("exec");
+    c.start(&["/bin/pause"], &RunOpts::default());
+
+    let o = c.exec(
+        "e1",
+        &[],
+        &[
+            "/bin/sh",
+            "-c",
+            "echo out; echo err >&2; cat /proc/1/cmdline; exit 5",
+        ],
+    );
+    o.assert_code(5);
+    assert!(o.stdout.contains("out"), "{o}");
+    assert!(o.stderr.contains("err"), "{o}");
+    assert!(
+        o.stdout.contains("/bin/pause"),
+        "exec does not run in the container's pid namespace: {o}"
+    );
+    c.exec("e0", &[], &["/bin/true"]).assert_ok();
+
+    let fifo = fifo_arg(cd);
+    let cmd = cd.ctr_command(&[
+        "task",
+        "exec",
+        "--fifo-dir",
+        &fifo,
+        "--tty",
+        "--exec-id",
+        "e2",
+        &c.id,
+        "/bin/sh",
+        "-c",
+        "sleep 0.5; tty; stty size; exit 6",
+    ]);
+    let o = run_in_pty(cmd, 20, 70, CTR_TIMEOUT);
+    o.assert_code(6);
+    assert!(o.stdout.contains("/dev/pts/"), "`tty` output missing: {o}");
+    assert!(
+        o.stdout.contains("20 70"),
+        "exec console size not 20x70: {o}"
+    );
+
+    assert_eq!(c.task().map(|t| t.1), Some("RUNNING".into()));
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+#[test]
+fn kill_term() {
+    let cd = Containerd::shared();
+    let c = cd.container("term");
+    // pause exits 0 on SIGTERM (busybox sleep as PID 1 would ignore it)
+    c.start(&["/bin/pause"], &RunOpts::default());
+    c.kill("TERM", false).assert_ok();
+    c.wait_status("STOPPED", SECS10);
+    assert_eq!(init_exit_event(&c).exit_status(), 0);
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+#[test]
+fn kill_kill() {
+    let cd = Containerd::shared();
+    let c = cd.container("kill");
+    c.start(&["/bin/sleep", "1000"], &RunOpts::default());
+    c.kill("KILL", false).assert_ok();
+    c.wait_status("STOPPED", SECS10);
+    assert_eq!(init_exit_event(&c).exit_status(), 137);
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+#[test]
+fn kill_all() {
+    let cd = Containerd::shared();
+    let c = cd.container("killall");
+    c.start(&["/bin/pause"], &RunOpts::default());
+    let exec_pid = exec_detached(&c, "s1", &["/bin/sleep", "1000"]);
+    let start = containerd::proc_start_time(exec_pid).expect("exec process exists");
+    c.kill("KILL", true).assert_ok();
+    c.wait_status("STOPPED", SECS10);
+    assert!(
+        wait_until(SECS5, || !containerd::proc_alive(exec_pid, start)),
+        "exec process {exec_pid} survived `kill --all -s KILL`"
+    );
+    assert_eq!(init_exit_event(&c).exit_status(), 137);
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+#[test]
+fn pause_resume() {
+    let cd = Containerd::shared();
+    let c = cd.container("pause");
+    c.start(&["/bin/pause"], &RunOpts::default());
+    cd.ctr(&["task", "pause", &c.id]).assert_ok();
+    c.wait_status("PAUSED", SECS5);
+    cd.ctr(&["task", "resume", &c.id]).assert_ok();
+    c.wait_status("RUNNING", SECS5);
+    c.exec("after-resume", &[], &["/bin/true"]).assert_ok();
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+/// ctr 1.6.20 has no `task update`: the harness calls containerd's Tasks.Update over gRPC
+/// (the same request `ctr task update --memory-limit` sends in later versions).
+#[test]
+fn update_memory_limit() {
+    let cd = Containerd::shared();
+    let c = cd.container("update");
+    c.start(
+        &["/bin/pause"],
+        &RunOpts {
+            memory_limit: Some(64 << 20),
+            ..Default::default()
+        },
+    );
+    let limit = c.cgroup_dir("memory").join("memory.limit_in_bytes");
+    let read = || {
+        fs::read_to_string(&limit)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|e| format!("{}: {e}", limit.display()))
+    };
+    assert_eq!(read(), (64u64 << 20).to_string());
+    cd.update_resources(&c.id, r#"{"memory":{"limit":134217728}}"#)
+        .unwrap_or_else(|e| panic!("update of {}: {e}", c.id));
+    assert!(
+        wait_until(SECS5, || read() == "134217728"),
+        "memory.limit_in_bytes is {} after the update",
+        read()
+    );
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+#[test]
+fn metrics_show_memory_and_pids() {
+    let cd = Containerd::shared();
+    let c = cd.container("metrics");
+    c.start(
+        &["/bin/pause"],
+        &RunOpts {
+            memory_limit: Some(64 << 20),
+            ..Default::default()
+        },
+    );
+    let o = cd.ctr(&["task", "metrics", &c.id]);
+    o.assert_ok();
+    let metric = |name: &str| -> Option<String> {
+        o.stdout.lines().find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some(name)).then(|| f.next().unwrap_or("").to_string())
+        })
+    };
+    let num = |name: &str| -> u64 {
+        metric(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("metric {name} missing or not a number: {o}"))
+    };
+    assert!(num("memory.usage_in_bytes") > 0, "{o}");
+    assert_eq!(num("memory.limit_in_bytes"), 64 << 20, "{o}");
+    assert!(num("pids.current") >= 1, "{o}");
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+#[test]
+fn ps_lists_pids() {
+    let cd = Containerd::shared();
+    let c = cd.container("ps");
+    let init = c.start(&["/bin/pause"], &RunOpts::default());
+    let exec_pid = exec_detached(&c, "s1", &["/bin/sleep", "1000"]);
+    let pids = c.ps();
+    assert!(pids.contains(&init), "init {init} not in ps {pids:?}");
+    assert!(
+        pids.contains(&exec_pid),
+        "exec {exec_pid} not in ps {pids:?}"
+    );
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+#[test]
+fn group_label_shares_one_shim() {
+    let cd = Containerd::shared();
+    let a = cd.container("grpa");
+    let b = cd.container("grpb");
+    let opts = RunOpts {
+        labels: vec![(group_label(), "g1".into())],
+        ..Default::default()
+    };
+    a.start(&["/bin/pause"], &opts);
+    b.start(&["/bin/pause"], &opts);
+    let sa = a.shim_pid().expect("shim of a");
+    let sb = b.shim_pid().expect("shim of b");
+    assert_eq!(sa, sb, "containers of group g1 are served by two shims");
+    assert!(
+        cd.shims_with_id(&b.id).is_empty(),
+        "a second shim daemon was started for {}",
+        b.id
+    );
+    b.exec("e1", &[], &["/bin/true"]).assert_ok();
+
+    // the first container (whose bundle was the shim's cwd) goes; the group's shim stays
+    remove_ok(&a);
+    assert_eq!(b.task().map(|t| t.1), Some("RUNNING".into()));
+    b.exec("e2", &[], &["/bin/true"]).assert_ok();
+    assert_eq!(b.shim_pid(), Some(sa), "b lost its shim");
+    remove_ok(&b);
+    a.assert_clean();
+    b.assert_clean();
+}
+
+#[test]
+fn shim_sigkill_then_rm_cleans_up() {
+    let cd = Containerd::shared();
+    let c = cd.container("shimkill");
+    c.start(&["/bin/sleep", "1000"], &RunOpts::default());
+    let shim = c.shim_pid().expect("shim of the container");
+    let start = containerd::proc_start_time(shim).unwrap();
+    c.expect_socket_removed.set(false); // a SIGKILLed shim cannot remove its socket
+    unsafe { libc::kill(shim, libc::SIGKILL) };
+    assert!(wait_until(SECS5, || !containerd::proc_alive(shim, start)));
+
+    let o = cd.ctr(&["task", "rm", "-f", &c.id]);
+    assert!(
+        o.ok() || o.stderr.contains("not found"),
+        "task rm -f after the shim died: {o}"
+    );
+    cd.ctr(&["c", "rm", &c.id]).assert_ok();
+    c.assert_clean();
+    cd.ctr(&["version"]).assert_ok();
+}
+
+#[test]
+fn containerd_restart_keeps_task() {
+    let cd = Containerd::start_private();
+    let c = Container::new(&cd, &unique_id("restart"));
+    c.start(&["/bin/pause"], &RunOpts::default());
+    let shim = c.shim_pid().expect("shim of the container");
+    let start = containerd::proc_start_time(shim).unwrap();
+
+    cd.stop_daemon().assert_ok();
+    assert!(cd.daemon_pid().is_none(), "containerd still recorded");
+    assert!(
+        containerd::proc_alive(shim, start),
+        "the shim died with containerd"
+    );
+    cd.start_daemon()
+        .unwrap_or_else(|e| panic!("containerd restart: {e}"));
+
+    let pid = c.wait_status("RUNNING", SECS10);
+    assert!(pid > 0);
+    c.kill("KILL", false).assert_ok();
+    c.wait_status("STOPPED", SECS10);
+    remove_ok(&c);
+    c.assert_clean();
+}
+
+#[test]
+fn oom_kill_exit_137_and_event() {
+    let cd = Containerd::shared();
+    let c = cd.container("oom");
+    let o = c.run(
+        &["/bin/alloc", "100"],
+        &RunOpts {
+            rm: true,
+            memory_limit: Some(33554432),
+            ..Default::default()
+        },
+    );
+    o.assert_code(137);
+    assert!(
+        cd.wait_event(&c.id, "/tasks/oom", SECS5, |_| true)
+            .is_some(),
+        "no /tasks/oom event for {}",
+        c.id
+    );
+    c.assert_clean();
+}
+
+#[test]
+fn malformed_policy_is_a_clear_error() {
+    let cd = Containerd::shared();
+    if is_runc() {
+        eprintln!("skipped: runc's shim has no policy (runtimeoptions ConfigPath)");
+        return;
+    }
+    let other = cd.container("bystander");
+    other.start(&["/bin/pause"], &RunOpts::default());
+
+    let bad = cd.dir.join(format!("{}.toml", unique_id("bad-policy")));
+    fs::write(&bad, "this is = [not valid toml\n").unwrap();
+    let missing = cd.dir.join(format!("{}.toml", unique_id("no-such-policy")));
+    for path in [bad.clone(), missing] {
+        let c = cd.container("policy");
+        let o = c.run(
+            &["/bin/true"],
+            &RunOpts {
+                rm: true,
+                config_path: Some(path.clone()),
+                ..Default::default()
+            },
+        );
+        assert_ne!(o.code, 0, "ran with policy {}: {o}", path.display());
+        assert!(
+            o.stderr.contains(path.to_str().unwrap()),
+            "the error does not name {}: {o}",
+            path.display()
+        );
+        drop_clean(c);
+    }
+    let _ = fs::remove_file(&bad);
+
+    cd.ctr(&["version"]).assert_ok();
+    assert_eq!(other.task().map(|t| t.1), Some("RUNNING".into()));
+    other.exec("still-ok", &[], &["/bin/true"]).assert_ok();
+    remove_ok(&other);
+    other.assert_clean();
+}
+
+/// `ctr run --rm` already deleted the container on failure; check nothing is left.
+fn drop_clean(c: Container) {
+    let _ = c.remove();
+    c.assert_clean();
+}
+
+type EventPred = Box<dyn Fn(&serde_json::Value) -> bool>;
+
+#[test]
+fn events_are_published() {
+    let cd = Containerd::shared();
+    let c = cd.container("events");
+    c.start(&["/bin/pause"], &RunOpts::default());
+    c.exec("e1", &[], &["/bin/true"]).assert_ok();
+    cd.ctr(&["task", "pause", &c.id]).assert_ok();
+    c.wait_status("PAUSED", SECS5);
+    cd.ctr(&["task", "resume", &c.id]).assert_ok();
+    c.wait_status("RUNNING", SECS5);
+    c.kill("TERM", false).assert_ok();
+    c.wait_status("STOPPED", SECS10);
+    cd.ctr(&["task", "rm", &c.id]).assert_ok();
+    cd.ctr(&["c", "rm", &c.id]).assert_ok();
+
+    let id = c.id.clone();
+    let wanted: Vec<(&str, EventPred)> = vec![
+        ("/tasks/create", Box::new(|_| true)),
+        ("/tasks/start", Box::new(|_| true)),
+        ("/tasks/exec-added", Box::new(|b| b["exec_id"] == "e1")),
+        ("/tasks/exec-started", Box::new(|b| b["exec_id"] == "e1")),
+        ("/tasks/exit", Box::new(|b| b["id"] == "e1")),
+        ("/tasks/paused", Box::new(|_| true)),
+        ("/tasks/resumed", Box::new(|_| true)),
+        ("/tasks/exit", Box::new(move |b| b["id"] == id.as_str())),
+        ("/tasks/delete", Box::new(|_| true)),
+    ];
+    let mut positions = Vec::new();
+    for (topic, pred) in &wanted {
+        assert!(
+            cd.wait_event(&c.id, topic, SECS5, pred).is_some(),
+            "event {topic} missing; seen for {}: {:?}",
+            c.id,
+            cd.events_for(&c.id)
+                .iter()
+                .map(|e| e.topic.clone())
+                .collect::<Vec<_>>()
+        );
+        let evs = cd.events_for(&c.id);
+        positions.push(
+            evs.iter()
+                .position(|e| &e.topic == topic && pred(&e.body))
+                .unwrap(),
+        );
+    }
+    // lifecycle order: create < start < exec-added < exec-started; paused < resumed < exit < delete
+    let order = |i: usize, j: usize| {
+        assert!(
+            positions[i] < positions[j],
+            "{} came after {}",
+            wanted[i].0,
+            wanted[j].0
+        )
+    };
+    order(0, 1);
+    order(1, 2);
+    order(2, 3);
+    order(5, 6);
+    order(6, 7);
+    order(7, 8);
+    c.assert_clean();
+}
+
+/// The harness itself: the shim is installed where containerd looks for it.
+#[test]
+fn harness_shim_installed() {
+    let cd = Containerd::shared();
+    if is_runc() {
+        return;
+    }
+    let installed: PathBuf = cd.dir.join("bin").join(shim_binary_name());
+    assert!(installed.is_file(), "{} missing", installed.display());
+}
