@@ -27,6 +27,8 @@ pub enum FromInit {
     },
     /// The container is fully set up and waits for `start`.
     Ready,
+    /// The pty master of the process's terminal follows as an SCM_RIGHTS message.
+    Console,
     /// Setup failed.
     Error {
         /// One line naming what failed.
@@ -82,6 +84,49 @@ impl Channel {
         frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
         frame.extend_from_slice(&body);
         self.stream.write_all(&frame)
+    }
+
+    /// Sends one fd (SCM_RIGHTS) with a one-byte payload.
+    pub fn send_fd(&mut self, fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let raw = [fd.as_raw_fd()];
+        let iov = [std::io::IoSlice::new(b"F")];
+        sendmsg::<()>(
+            self.stream.as_raw_fd(),
+            &iov,
+            &[ControlMessage::ScmRights(&raw)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(io::Error::from)?;
+        Ok(())
+    }
+
+    /// Receives one fd sent with [`Channel::send_fd`].
+    pub fn recv_fd(&mut self) -> io::Result<OwnedFd> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        let mut byte = [0u8; 1];
+        let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            self.stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(io::Error::from)?;
+        for cmsg in msg.cmsgs().map_err(io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                if let Some(fd) = fds.first() {
+                    // SAFETY: the kernel just installed this fd in our table for us.
+                    return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+                }
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "expected an fd, got none",
+        ))
     }
 
     /// Receives one message; `Ok(None)` when the peer closed the channel.

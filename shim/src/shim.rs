@@ -64,6 +64,15 @@ impl containerd_shim::Shim for PinholeShim {
         };
         let root = group::pinhole_dir(&bundle, &self.flags.namespace);
         crate::service::cleanup_container(&root, &self.flags.id, &bundle);
+        // The group's working directory, once no shim serves the group any more.
+        let group = group::key(&bundle, &self.flags.id);
+        let dir = group::shim_dir(&bundle, &self.flags.namespace, &group);
+        let served = std::fs::read_to_string(dir.join("address"))
+            .map(|a| socket_alive(a.trim()))
+            .unwrap_or(false);
+        if !served {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         let mut resp = DeleteResponse::new();
         resp.exit_status = 128 + libc::SIGKILL as u32;
         resp.exited_at =
@@ -73,13 +82,22 @@ impl containerd_shim::Shim for PinholeShim {
 
     fn wait(&mut self) {
         self.exit.wait();
+        // Remove our socket now: containerd runs `delete` as soon as we disconnect, and that
+        // may remove the working directory whose `address` file the crate reads to find the
+        // socket. New connections are refused from here on; served requests finish.
+        let path = self
+            .flags
+            .socket
+            .strip_prefix("unix://")
+            .unwrap_or(&self.flags.socket);
+        let _ = std::fs::remove_file(path);
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
         let bundle = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let group = group::key(&bundle, &self.flags.id);
         let dir = group::shim_dir(&bundle, &self.flags.namespace, &group);
-        if let Err(e) = settle_in(&dir) {
+        if let Err(e) = settle_in(&dir, &self.flags.socket) {
             warn!("stay in {}: {e}", bundle.display());
         } else {
             info!("shim for group {group} working in {}", dir.display());
@@ -94,13 +112,11 @@ impl containerd_shim::Shim for PinholeShim {
 }
 
 /// Moves the shim into its group's stable directory (the first bundle goes away with its
-/// container) and copies the `address` file there: the crate removes the socket named in
-/// `./address` on exit.
-fn settle_in(dir: &Path) -> std::io::Result<()> {
+/// container) and writes the `address` file there: the crate removes the socket named in
+/// `./address` on exit, so no stale socket is left for the next shim of the group.
+fn settle_in(dir: &Path, socket: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    if let Ok(addr) = std::fs::read_to_string("address") {
-        std::fs::write(dir.join("address"), addr)?;
-    }
+    std::fs::write(dir.join("address"), socket)?;
     std::env::set_current_dir(dir)
 }
 

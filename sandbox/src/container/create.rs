@@ -34,6 +34,15 @@ pub struct CreateOptions {
     pub policy: Option<crate::policy::Policy>,
 }
 
+/// A created container.
+#[derive(Debug)]
+pub struct Created {
+    /// Its state (status "created").
+    pub state: State,
+    /// The pty master of its terminal, when `process.terminal` is set.
+    pub console: Option<std::os::fd::OwnedFd>,
+}
+
 /// Removes what a failed create made, in reverse order.
 struct Cleanup<'a> {
     state_dir: Option<&'a Path>,
@@ -124,7 +133,7 @@ pub fn create(
     id: &str,
     bundle_dir: &Path,
     opts: CreateOptions,
-) -> Result<State, Error> {
+) -> Result<Created, Error> {
     let Checked {
         bundle,
         cgroup,
@@ -215,7 +224,10 @@ pub fn create(
         fs::write(p, pid.to_string()).map_err(Error::io("write pid file", p))?;
     }
     cleanup.armed = false;
-    Ok(state)
+    Ok(Created {
+        state,
+        console: progress.console,
+    })
 }
 
 /// The spec's namespaces, as init entries.

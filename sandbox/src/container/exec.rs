@@ -22,6 +22,15 @@ pub struct ExecOptions {
     pub policy: Option<crate::policy::Policy>,
 }
 
+/// A started exec process.
+#[derive(Debug)]
+pub struct Execed {
+    /// Its host pid.
+    pub pid: i32,
+    /// The pty master of its terminal, when `process.terminal` is set.
+    pub console: Option<std::os::fd::OwnedFd>,
+}
+
 /// The container's spec as saved at create time.
 pub fn saved_spec(root: &Root, id: &str) -> Result<Spec, Error> {
     let path = root.state_dir(id).join(SPEC_FILE);
@@ -34,7 +43,12 @@ pub fn saved_spec(root: &Root, id: &str) -> Result<Spec, Error> {
 /// no_new_privs come from `process`. Returns the new process's host pid once it has
 /// exec'ed. The caller should be a subreaper to wait for it (it is our grandchild when the
 /// container has a PID namespace).
-pub fn exec(root: &Root, id: &str, mut process: Process, opts: ExecOptions) -> Result<i32, Error> {
+pub fn exec(
+    root: &Root,
+    id: &str,
+    mut process: Process,
+    opts: ExecOptions,
+) -> Result<Execed, Error> {
     if let Some(policy) = &opts.policy {
         policy.apply_process(&mut process)?;
     }
@@ -107,7 +121,11 @@ pub fn exec(root: &Root, id: &str, mut process: Process, opts: ExecOptions) -> R
         }
         return Err(e);
     }
-    progress
+    let pid = progress
         .pid
-        .ok_or_else(|| Error::Init("exec process exited without reporting its pid".into()))
+        .ok_or_else(|| Error::Init("exec process exited without reporting its pid".into()))?;
+    Ok(Execed {
+        pid,
+        console: progress.console,
+    })
 }

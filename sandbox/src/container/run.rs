@@ -7,7 +7,7 @@ use super::{create, delete, start, CreateOptions, Error, Root};
 /// Runs container `id` to completion; returns its exit status (code or 128 + signal).
 pub fn run(root: &Root, id: &str, bundle: &Path, opts: CreateOptions) -> Result<i32, Error> {
     super::become_subreaper()?;
-    let state = create(root, id, bundle, opts)?;
+    let state = create(root, id, bundle, opts)?.state;
     let set = match super::block_signals() {
         Ok(set) => set,
         Err(e) => {

@@ -100,6 +100,8 @@ pub(crate) struct Progress {
     pub first_stage: Option<i32>,
     /// Host pid of the container (or exec) process.
     pub pid: Option<i32>,
+    /// The pty master of the process's terminal, if it asked for one.
+    pub console: Option<OwnedFd>,
 }
 
 /// Drives the handshake until the init is ready (`expect_ready`) or has exec'ed.
@@ -126,6 +128,13 @@ pub(crate) fn handshake(
                     .map_err(|e| Error::Init(format!("sync with init: {e}")))?;
             }
             Some(FromInit::Pid { pid }) => progress.pid = Some(pid),
+            Some(FromInit::Console) => {
+                let fd = spawned
+                    .sync
+                    .recv_fd()
+                    .map_err(|e| Error::Init(format!("receive terminal from init: {e}")))?;
+                progress.console = Some(fd);
+            }
             Some(FromInit::Ready) if expect_ready => return Ok(()),
             Some(FromInit::Ready) => return Err(Error::Init("init: unexpected ready".into())),
             Some(FromInit::Error { message }) => return Err(Error::Init(message)),

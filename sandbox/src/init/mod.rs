@@ -100,16 +100,6 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     namespaces::enter(cfg, sync)?;
     // A session of our own: the workload must not share the caller's controlling terminal.
     let _ = nix::unistd::setsid();
-    if cfg.process.terminal() == Some(true) {
-        // stdin is the pty slave the caller gave us: make it our controlling terminal.
-        // SAFETY: TIOCSCTTY takes an integer argument; fd 0 is open.
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-            return Err(InitError::msg(format!(
-                "process.terminal: make stdin the controlling terminal: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-    }
 
     if cfg.kind == InitKind::Container {
         crate::rootfs::prepare(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs)
@@ -119,6 +109,12 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         }
         process::apply_sysctl(&cfg.spec)?;
         crate::rootfs::finalize(&cfg.spec).map_err(|e| InitError::msg(e.to_string()))?;
+    }
+    if cfg.process.terminal() == Some(true) {
+        let master = process::open_console(&cfg.process)?;
+        sync.send(&FromInit::Console)
+            .and_then(|()| sync.send_fd(std::os::fd::AsFd::as_fd(&master)))
+            .map_err(|e| InitError::msg(format!("send terminal to the caller: {e}")))?;
     }
     process::apply_rlimits(&cfg.process)?;
     process::apply_oom_score_adj(&cfg.process);

@@ -312,3 +312,69 @@ pub fn cloexec_from_3() {
         }
     }
 }
+
+/// Creates the process's terminal inside the container: a pty from the container's own
+/// `/dev/ptmx` (so `tty` names a path that exists in the container), the slave as stdin,
+/// stdout and stderr and as controlling terminal. Returns the master for the caller.
+pub fn open_console(process: &Process) -> Result<std::os::fd::OwnedFd, InitError> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let err = |what: &str| {
+        InitError::msg(format!(
+            "process.terminal: {what}: {}",
+            std::io::Error::last_os_error()
+        ))
+    };
+    // SAFETY: a NUL-terminated path and plain flags.
+    let raw = unsafe {
+        libc::open(
+            c"/dev/ptmx".as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if raw < 0 {
+        return Err(err("open /dev/ptmx"));
+    }
+    // SAFETY: raw is a fresh fd we own.
+    let master = unsafe { OwnedFd::from_raw_fd(raw) };
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK takes a pointer to an int that lives across the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(err("unlock pty"));
+    }
+    // TIOCGPTPEER opens the slave through the master: no path lookup to race.
+    // SAFETY: TIOCGPTPEER takes open flags as its integer argument and returns a new fd.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY,
+        )
+    };
+    if slave < 0 {
+        return Err(err("open pty slave"));
+    }
+    // SAFETY: slave is a fresh fd we own.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    if let Some(size) = process.console_size() {
+        let ws = libc::winsize {
+            ws_row: size.height() as u16,
+            ws_col: size.width() as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize struct that lives across the call.
+        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    for fd in 0..3 {
+        // SAFETY: dup2 onto the standard fds, which we own.
+        if unsafe { libc::dup2(slave.as_raw_fd(), fd) } < 0 {
+            return Err(err("dup2 pty slave"));
+        }
+    }
+    drop(slave);
+    // SAFETY: TIOCSCTTY takes an integer argument; fd 0 is now the slave.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+        return Err(err("make the pty the controlling terminal"));
+    }
+    Ok(master)
+}

@@ -8,6 +8,7 @@
 //! Copiers use non-blocking fds and only block in `poll(2)` next to a stop signal, so
 //! [`ProcessIo::close_stdin`], [`ProcessIo::drain`] and drop never hang on a stuck peer.
 
+mod console;
 mod copy;
 mod fds;
 #[cfg(test)]

@@ -29,8 +29,33 @@ pub(super) fn policy_for(
     }
 }
 
+/// Opens a process's IO. Without a terminal: pipes and copiers now, and the child ends as
+/// the process's stdio. With a terminal the sandbox creates the pty inside the container
+/// (so `tty` names a device that exists there) and hands the master back; the process
+/// starts on /dev/null and the shim side is attached with [`ProcessIo::open_console`].
+pub(super) fn open_io(paths: &IoPaths) -> std::io::Result<(Option<ProcessIo>, Stdio)> {
+    if paths.terminal {
+        let null = || {
+            std::fs::File::options()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+        };
+        return Ok((
+            None,
+            Stdio {
+                stdin: Some(null()?.into()),
+                stdout: Some(null()?.into()),
+                stderr: Some(null()?.into()),
+            },
+        ));
+    }
+    let (io, child) = ProcessIo::open(&paths.stdin, &paths.stdout, &paths.stderr, false)?;
+    Ok((Some(io), stdio(child)))
+}
+
 /// Converts the IO module's child ends into the sandbox library's stdio.
-pub(super) fn stdio(child: ChildStdio) -> Stdio {
+fn stdio(child: ChildStdio) -> Stdio {
     Stdio {
         stdin: child.stdin,
         stdout: child.stdout,
@@ -70,17 +95,27 @@ impl Service {
             stderr: req.stderr.clone(),
             terminal: req.terminal,
         };
-        let (io, child) =
-            ProcessIo::open(&paths.stdin, &paths.stdout, &paths.stderr, paths.terminal)
-                .map_err(|e| unmount(errors::internal(format!("task {id:?}: open io: {e}"))))?;
+        let (io, child) = open_io(&paths)
+            .map_err(|e| unmount(errors::internal(format!("task {id:?}: open io: {e}"))))?;
         let opts = CreateOptions {
-            stdio: stdio(child),
+            stdio: child,
             console: paths.terminal,
             policy: Some(policy.clone()),
             ..Default::default()
         };
-        let state = container::create(&root, &id, &bundle, opts)
+        let created = container::create(&root, &id, &bundle, opts)
             .map_err(|e| unmount(errors::from_sandbox(&format!("create task {id:?}"), e)))?;
+        let state = created.state;
+        let io = match (io, created.console) {
+            (Some(io), _) => io,
+            (None, Some(master)) => ProcessIo::open_console(&paths.stdin, &paths.stdout, master)
+                .map_err(|e| errors::internal(format!("task {id:?}: attach terminal: {e}")))?,
+            (None, None) => {
+                return Err(errors::internal(format!(
+                    "task {id:?}: no terminal came back"
+                )))
+            }
+        };
         let cgroup = Cgroup::new(Some(&state.cgroup_path), &id)
             .map_err(|e| unmount(errors::internal(format!("task {id:?}: cgroup: {e}"))))?;
         let init = Arc::new(Process::new("", paths.clone(), None));

@@ -33,7 +33,7 @@ impl Events {
     }
 
     /// Queues an event for `topic`.
-    pub fn send(&self, topic: &'static str, event: impl MessageDyn + Send + 'static) {
+    pub fn send(&self, topic: &'static str, event: impl MessageDyn + 'static) {
         if let Ok(tx) = self.tx.lock() {
             let _ = tx.send((topic, Box::new(event)));
         }

@@ -8,7 +8,7 @@ use containerd_shim::protos::topics::{TASK_EXEC_STARTED_EVENT_TOPIC, TASK_START_
 use containerd_shim::protos::ttrpc;
 use pinhole_sandbox::container::{self, ExecOptions};
 
-use super::create::stdio;
+use super::create::open_io;
 use super::{errors, Service};
 use crate::io::ProcessIo;
 
@@ -56,17 +56,29 @@ impl Service {
             .clone()
             .ok_or_else(|| errors::internal("exec without a process spec"))?;
         let paths = &p.paths;
-        let (io, child) =
-            ProcessIo::open(&paths.stdin, &paths.stdout, &paths.stderr, paths.terminal)
-                .map_err(|e| errors::internal(format!("exec {:?}: open io: {e}", req.exec_id)))?;
-        p.lock().io = Some(Arc::new(io));
+        let (io, child) = open_io(paths)
+            .map_err(|e| errors::internal(format!("exec {:?}: open io: {e}", req.exec_id)))?;
+        p.lock().io = io.map(Arc::new);
         let opts = ExecOptions {
-            stdio: stdio(child),
+            stdio: child,
             console: paths.terminal,
             policy: Some(c.policy.clone()),
         };
         let pid = match container::exec(&root, &req.id, spec, opts) {
-            Ok(pid) => pid,
+            Ok(execed) => {
+                if let Some(master) = execed.console {
+                    let io = ProcessIo::open_console(&paths.stdin, &paths.stdout, master).map_err(
+                        |e| {
+                            errors::internal(format!(
+                                "exec {:?}: attach terminal: {e}",
+                                req.exec_id
+                            ))
+                        },
+                    )?;
+                    p.lock().io = Some(Arc::new(io));
+                }
+                execed.pid
+            }
             Err(e) => {
                 p.lock().io = None;
                 return Err(errors::from_sandbox(

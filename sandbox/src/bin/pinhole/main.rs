@@ -237,7 +237,7 @@ fn exec(
     process.set_terminal(Some(false));
     container::become_subreaper()?;
     let set = container::block_signals()?;
-    let pid = container::exec(root, id, process, ExecOptions::default())?;
+    let pid = container::exec(root, id, process, ExecOptions::default())?.pid;
     let code = container::wait_forwarding(pid, &set)?;
     Ok(code.clamp(0, 255) as u8)
 }

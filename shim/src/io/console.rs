@@ -1,0 +1,37 @@
+//! Attaching a terminal the sandbox created inside the container.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+
+use super::copy::StopSignal;
+use super::{dup, fds, lock, non_empty, Outputs, ProcessIo};
+
+impl ProcessIo {
+    /// The shim side of a process whose pty was created inside the container (from the
+    /// container's own /dev/ptmx): copies stdin fifo -> `master` and `master` -> stdout fifo.
+    /// Resizing applies to `master`.
+    pub fn open_console(stdin: &str, stdout: &str, master: OwnedFd) -> io::Result<ProcessIo> {
+        let io = ProcessIo {
+            master: Mutex::new(None),
+            stdin: Mutex::new(None),
+            outputs: Mutex::new(Some(Outputs {
+                stop: StopSignal::new()?,
+                pending: Arc::default(),
+                handles: Vec::new(),
+            })),
+        };
+        fds::set_nonblocking(&master)?;
+        let out = non_empty(stdout)
+            .map(|p| fds::open_output(p, "stdout"))
+            .transpose()?;
+        if let Some(path) = non_empty(stdin) {
+            let fifo = fds::open_stdin_fifo(path)?;
+            io.start_stdin(fifo, dup(&master, "pty master")?)?;
+        }
+        // A pty without a reader would block the process once full: always drain it.
+        io.start_output("stdout", dup(&master, "pty master")?, out)?;
+        *lock(&io.master) = Some(master);
+        Ok(io)
+    }
+}
