@@ -345,6 +345,30 @@ fn shim_sigkill_then_rm_cleans_up() {
     cd.ctr(&["version"]).assert_ok();
 }
 
+/// SIGTERM to the shim stops its containers (TERM, then KILL) and shuts the shim down cleanly:
+/// its socket is removed and containerd then cleans the task up.
+#[test]
+fn shim_sigterm_stops_containers_and_exits() {
+    let cd = Containerd::shared();
+    let c = cd.container("shimterm");
+    c.start(&["/bin/pause"], &RunOpts::default());
+    let shim = c.shim_pid().expect("shim of the container");
+    let start = containerd::proc_start_time(shim).unwrap();
+    // SAFETY: plain kill(2) of the shim process we just looked up.
+    unsafe { libc::kill(shim, libc::SIGTERM) };
+    assert!(
+        wait_until(SECS10, || !containerd::proc_alive(shim, start)),
+        "the shim did not exit on SIGTERM"
+    );
+    let o = cd.ctr(&["task", "rm", "-f", &c.id]);
+    assert!(
+        o.ok() || o.stderr.contains("not found"),
+        "task rm -f after the shim exited: {o}"
+    );
+    cd.ctr(&["c", "rm", &c.id]).assert_ok();
+    c.assert_clean();
+}
+
 #[test]
 fn containerd_restart_keeps_task() {
     let cd = Containerd::start_private();

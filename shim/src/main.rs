@@ -7,6 +7,7 @@
 
 mod group;
 mod io;
+mod lifetime;
 mod metrics;
 mod service;
 mod shim;

@@ -102,12 +102,15 @@ impl containerd_shim::Shim for PinholeShim {
         } else {
             info!("shim for group {group} working in {}", dir.display());
         }
-        Service::new(
+        crate::lifetime::trim_text_readahead();
+        let service = Service::new(
             &self.flags.namespace,
             group::pinhole_dir(&bundle, &self.flags.namespace),
             publisher,
             self.exit.clone(),
-        )
+        );
+        crate::lifetime::handle_sigterm(service.stopper(), self.exit.clone());
+        service
     }
 }
 

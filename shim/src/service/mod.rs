@@ -64,6 +64,37 @@ impl Service {
         }
     }
 
+    /// A closure that stops every container: SIGTERM to each init, SIGKILL to whatever is
+    /// left after a grace period (used on SIGTERM of the shim).
+    pub fn stopper(&self) -> impl Fn() + Send + 'static {
+        let containers = self.containers.clone();
+        move || {
+            use nix::sys::signal::Signal;
+            let all: Vec<Arc<Container>> = containers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .cloned()
+                .collect();
+            for c in &all {
+                let pid = c.init.pid();
+                if pid > 0 && c.init.status() != Status::STOPPED {
+                    let _ =
+                        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+                }
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::time::Instant::now() < deadline
+                && all.iter().any(|c| c.init.status() != Status::STOPPED)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            for c in &all {
+                let _ = c.cgroup.kill_all(Signal::SIGKILL);
+            }
+        }
+    }
+
     fn root(&self) -> ttrpc::Result<Root> {
         Root::new(&self.root_dir).map_err(|e| errors::internal(e.to_string()))
     }
