@@ -102,7 +102,6 @@ impl containerd_shim::Shim for PinholeShim {
         } else {
             info!("shim for group {group} working in {}", dir.display());
         }
-        crate::lifetime::trim_text_readahead();
         let service = Service::new(
             &self.flags.namespace,
             group::pinhole_dir(&bundle, &self.flags.namespace),
