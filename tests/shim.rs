@@ -107,6 +107,56 @@ fn run_tty() {
     c.assert_clean();
 }
 
+/// Many execs waiting at once must not starve the task's other requests: every `Wait` holds
+/// a ttrpc handler thread until its process exits. (The sync ttrpc server caps only its idle
+/// threads at 5 per connection and spawns more when busy; this guards that behaviour.)
+#[test]
+fn concurrent_execs_do_not_stall_the_task() {
+    let cd = Containerd::shared();
+    let c = cd.container("manyexec");
+    c.start(&["/bin/pause"], &RunOpts::default());
+    let fifo = fifo_arg(cd);
+    let mut running = Vec::new();
+    for i in 0..8 {
+        let id = format!("w{i}");
+        let mut cmd = cd.ctr_command(&[
+            "task",
+            "exec",
+            "--fifo-dir",
+            &fifo,
+            "--exec-id",
+            &id,
+            &c.id,
+            "/bin/sleep",
+            "4",
+        ]);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        running.push(cmd.spawn().expect("spawn ctr task exec"));
+    }
+    assert!(
+        wait_until(SECS5, || c.ps().len() >= 9),
+        "the 8 execs did not all start: {:?}",
+        c.ps()
+    );
+    let t = std::time::Instant::now();
+    let o = c.exec("quick", &[], &["/bin/true"]);
+    o.assert_ok();
+    c.kill("KILL", false).assert_ok();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(3),
+        "exec + kill took {:?} while 8 execs were waiting",
+        t.elapsed()
+    );
+    for mut child in running {
+        let _ = child.wait();
+    }
+    c.wait_status("STOPPED", SECS10);
+    cd.ctr(&["task", "rm", &c.id]).assert_ok();
+    cd.ctr(&["c", "rm", &c.id]).assert_ok();
+    c.assert_clean();
+}
+
 #[test]
 fn exec_with_and_without_tty() {
     let cd = Containerd::shared();
