@@ -12,8 +12,8 @@ set -euo pipefail
 usage() {
   cat >&2 <<EOF
 usage: $(basename "$0")
-  No arguments. Builds the release shim (cargo build --release -p containerd-shim-pinhole; cargo
-  skips it when fresh), builds the offline images when missing, starts a private containerd in a
+  No arguments. Builds the release shim (a static PIE, see build_shim_release in
+  hack/lib.sh; cargo skips it when fresh), builds the offline images when missing, starts a private containerd in a
   new /tmp/phb-XXXXXX, runs both parts, prints a table, stops and purges the containerd.
   env: N=timed runs per runtime (default 20), WARMUP=warmup runs (default 3),
        SETTLE=seconds between starting containers and reading memory (default 2),
@@ -46,9 +46,7 @@ if [ -n "${SHIM:-}" ]; then
   SHIM_BIN=$SHIM
 else
   ensure_cargo
-  log "cargo build --release -p containerd-shim-pinhole"
-  (cd "$REPO" && cargo build --release -p containerd-shim-pinhole) || die "release build failed"
-  SHIM_BIN=$TARGET_DIR/release/containerd-shim-pinhole-v2
+  build_shim_release || die "release build failed"
 fi
 [ -x "$SHIM_BIN" ] || die "no shim at $SHIM_BIN"
 IMAGES=$TARGET_DIR/pinhole-test/images
