@@ -21,17 +21,29 @@ impl ProcessIo {
                 handles: Vec::new(),
             })),
         };
+        io.attach_master(stdin, stdout, master)?;
+        Ok(io)
+    }
+
+    /// Copies stdin fifo -> `master` and `master` -> stdout fifo, and keeps `master` for
+    /// resizing.
+    pub(super) fn attach_master(
+        &self,
+        stdin: &str,
+        stdout: &str,
+        master: OwnedFd,
+    ) -> io::Result<()> {
         fds::set_nonblocking(&master)?;
         let out = non_empty(stdout)
             .map(|p| fds::open_output(p, "stdout"))
             .transpose()?;
         if let Some(path) = non_empty(stdin) {
             let fifo = fds::open_stdin_fifo(path)?;
-            io.start_stdin(fifo, dup(&master, "pty master")?)?;
+            self.start_stdin(fifo, dup(&master, "pty master")?)?;
         }
         // A pty without a reader would block the process once full: always drain it.
-        io.start_output("stdout", dup(&master, "pty master")?, out)?;
-        *lock(&io.master) = Some(master);
-        Ok(io)
+        self.start_output("stdout", dup(&master, "pty master")?, out)?;
+        *lock(&self.master) = Some(master);
+        Ok(())
     }
 }

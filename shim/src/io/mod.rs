@@ -151,17 +151,7 @@ impl ProcessIo {
     /// Child ends for the terminal case; see [`ProcessIo::open`].
     fn open_terminal(&self, stdin: &str, stdout: &str) -> io::Result<ChildStdio> {
         let (master, slave) = fds::open_pty()?;
-        fds::set_nonblocking(&master)?;
-        let out = non_empty(stdout)
-            .map(|p| fds::open_output(p, "stdout"))
-            .transpose()?;
-        if let Some(path) = non_empty(stdin) {
-            let fifo = fds::open_stdin_fifo(path)?;
-            self.start_stdin(fifo, dup(&master, "pty master")?)?;
-        }
-        // A pty without a reader would block the child once full: always drain it.
-        self.start_output("stdout", dup(&master, "pty master")?, out)?;
-        *lock(&self.master) = Some(master);
+        self.attach_master(stdin, stdout, master)?;
         Ok(ChildStdio {
             stdin: Some(dup(&slave, "pty slave")?),
             stdout: Some(dup(&slave, "pty slave")?),

@@ -66,11 +66,27 @@ fn stdio(child: ChildStdio) -> Stdio {
 impl Service {
     pub(super) fn do_create(&self, req: CreateTaskRequest) -> ttrpc::Result<CreateTaskResponse> {
         let id = req.id.clone();
-        if self.lock().contains_key(&id) {
-            return Err(errors::already_exists(format!(
-                "task {id:?} already exists"
-            )));
+        // Reserve the id for the whole create: a concurrent Create of the same id must not
+        // mount over (and then unmount) this one's rootfs.
+        {
+            let taken = self.lock().contains_key(&id);
+            let mut creating = self.creating.lock().unwrap_or_else(|e| e.into_inner());
+            if taken || !creating.insert(id.clone()) {
+                return Err(errors::already_exists(format!(
+                    "task {id:?} already exists"
+                )));
+            }
         }
+        let result = self.create_reserved(req);
+        self.creating
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        result
+    }
+
+    fn create_reserved(&self, req: CreateTaskRequest) -> ttrpc::Result<CreateTaskResponse> {
+        let id = req.id.clone();
         if !req.checkpoint.is_empty() {
             return Err(errors::unimplemented(format!(
                 "task {id:?}: restore from checkpoint is not supported by pinhole"

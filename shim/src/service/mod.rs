@@ -41,6 +41,8 @@ pub struct Service {
     events: Arc<Events>,
     exit: Arc<ExitSignal>,
     exits: Arc<exits::PendingExits>,
+    /// Ids whose Create is in progress.
+    creating: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Service {
@@ -61,6 +63,7 @@ impl Service {
             events,
             exit,
             exits: pending,
+            creating: Mutex::new(Default::default()),
         }
     }
 
