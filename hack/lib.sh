@@ -10,7 +10,7 @@ case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO/$TARGET_DIR ;; esac
 
 # Debian packages the scripts rely on (Debian 12 names).
 PINHOLE_APT_PACKAGES=(containerd runc crun busybox-static hyperfine jq protobuf-compiler
-  libseccomp-dev pkg-config libc6-dev curl util-linux)
+  libseccomp-dev pkg-config libc6-dev curl util-linux containernetworking-plugins)
 
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'warning: %s\n' "$*" >&2; }

@@ -19,6 +19,8 @@ usage: $(basename "$0") DIR [--purge]
      and the socket named in the bundle's address file
   5. rmdir the (empty) cgroup directories of those bundles (never the namespace's parent dir,
      which other containerds or tests may share)
+  6. delete the CNI bridge that start.sh (CRI=1) recorded in DIR/cni/bridge, if it is a bridge,
+     and libcni's cached results of its network (/var/lib/cni/results/pinhole-<bridge>-*)
   --purge: finally rm -rf DIR (only when start.sh created it and nothing is mounted below it)
 EOF
   exit 2
@@ -119,6 +121,20 @@ for b in $(bundles); do
     if [ -d "$d" ]; then echo "cgroup $d not empty, left alone"; else echo "rmdir $d"; fi
   done
 done
+
+# 6. the CNI bridge of this instance (the bridge plugin never deletes it)
+if [ -f "$DIR/cni/bridge" ]; then
+  br=$(cat "$DIR/cni/bridge")
+  if [ -n "$br" ] && [ -d "/sys/class/net/$br/bridge" ]; then
+    ip link delete "$br" type bridge && echo "ip link delete $br"
+  fi
+  # network name = pinhole-<bridge> (start.sh); only left behind when a pod was never torn down
+  if [ -n "$br" ]; then
+    for f in /var/lib/cni/results/"pinhole-$br"-*; do
+      if [ -f "$f" ]; then rm -f "$f" && echo "rm $f"; fi
+    done
+  fi
+fi
 
 if [ $PURGE = 1 ]; then
   if findmnt -rn -o TARGET | awk -v d="$DIR/" 'index($0, d) == 1' | grep -q .; then

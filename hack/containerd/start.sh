@@ -18,7 +18,13 @@ usage: $(basename "$0") [DIR]
   env: SHIM_BIN   shim to install (with install(1): new inode) as DIR/bin/containerd-shim-pinhole-v2
                   (default: $TARGET_DIR/debug/containerd-shim-pinhole-v2 if it exists;
                   SHIM_BIN=none installs nothing)
-       CRI=1      enable the CRI plugin (default 0: disabled); handlers runc, pinhole, pinhole-strict
+       CRI=1      enable the CRI plugin (default 0: disabled); handlers runc, pinhole, pinhole-strict.
+                  Also links the CNI plugins of /usr/lib/cni (containernetworking-plugins) into
+                  DIR/cni/bin and renders $HERE/cni-bridge.conflist into DIR/cni/net.d: a bridge
+                  without gateway, masquerade or host address, IPAM state in DIR/cni/ipam.
+       CNI_BRIDGE bridge interface for CRI=1 (default ph-<suffix of DIR>, at most 15 chars;
+                  recorded in DIR/cni/bridge, cleanup.sh deletes it)
+       CNI_SUBNET pod subnet for CRI=1 (default 10.213.7.0/24)
        LOG_LEVEL  containerd log level (default info; debug shows every shim call)
 EOF
   exit 2
@@ -75,6 +81,18 @@ if [ "$CRI" = 1 ]; then
   for p in bridge host-local loopback portmap; do
     if [ -e "/usr/lib/cni/$p" ]; then ln -sf "/usr/lib/cni/$p" "$DIR/cni/bin/$p"; fi
   done
+  if [ -e /usr/lib/cni/bridge ] && [ -e /usr/lib/cni/host-local ]; then
+    BASE=$(basename "$DIR")
+    CNI_BRIDGE=${CNI_BRIDGE:-ph-$(printf '%s' "${BASE##*-}" | tr -cd 'A-Za-z0-9' | tail -c 12)}
+    CNI_SUBNET=${CNI_SUBNET:-10.213.7.0/24}
+    [ ${#CNI_BRIDGE} -le 15 ] || die "CNI_BRIDGE longer than 15 characters: $CNI_BRIDGE"
+    echo "$CNI_BRIDGE" >"$DIR/cni/bridge"
+    # written in place (containerd picks up conf_dir changes by fsnotify; renames were missed)
+    sed -e "s|@DIR@|$DIR|g" -e "s|@BRIDGE@|$CNI_BRIDGE|g" -e "s|@SUBNET@|$CNI_SUBNET|g" \
+      -e "s|@NETWORK@|pinhole-$CNI_BRIDGE|g" "$HERE/cni-bridge.conflist" >"$DIR/cni/net.d/10-pinhole-bridge.conflist"
+  else
+    warn "no CNI plugins in /usr/lib/cni (apt-get install containernetworking-plugins): only host-network pods will work"
+  fi
 fi
 
 PATH=$DIR/bin:$PATH containerd --config "$DIR/config.toml" >>"$DIR/containerd.log" 2>&1 </dev/null &

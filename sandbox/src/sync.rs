@@ -19,6 +19,8 @@ pub enum FromInit {
     NeedSetup {
         /// Host pid of the first stage.
         pid: i32,
+        /// Whether it created a new user namespace (whose id maps the host must write).
+        new_userns: bool,
     },
     /// The container's init (PID 1 of a new PID namespace) exists.
     Pid {

@@ -13,6 +13,10 @@ mod service;
 mod shim;
 
 fn main() {
+    // One malloc arena: the shim's threads are mostly parked (copiers, waiters, events), and
+    // glibc's per-thread arenas would each keep their own heap resident.
+    // SAFETY: mallopt with a valid parameter, before any other thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     // Container processes are re-execs of this binary in the sandbox's init role: the shim
     // is multithreaded, so container setup never happens in a fork of it.
     if std::env::args_os().nth(1).is_some_and(|a| a == "init")

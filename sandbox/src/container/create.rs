@@ -5,7 +5,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
-use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxNamespaceType, LinuxResources, Spec};
+use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxResources, Spec};
 
 use super::spawn::{self, Progress, Stdio};
 use super::state::{now_rfc3339, proc_stat, State, Status};
@@ -182,10 +182,9 @@ pub fn create(
         seccomp,
         cgroup_dirs: cgroup.dirs(),
     };
-    let new_userns = cfg.creates_ns(LinuxNamespaceType::User);
     let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;
     let mut progress = Progress::default();
-    let result = spawn::handshake(&mut spawned, true, &mut progress, |pid| {
+    let result = spawn::handshake(&mut spawned, true, &mut progress, |pid, new_userns| {
         if new_userns {
             spawn::write_id_maps(pid, &cfg.uid_mappings, &cfg.gid_mappings)?;
         }

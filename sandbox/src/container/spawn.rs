@@ -111,7 +111,7 @@ pub(crate) fn handshake(
     spawned: &mut Spawned,
     expect_ready: bool,
     progress: &mut Progress,
-    mut setup: impl FnMut(i32) -> Result<(), Error>,
+    mut setup: impl FnMut(i32, bool) -> Result<(), Error>,
 ) -> Result<(), Error> {
     loop {
         let msg = spawned
@@ -119,9 +119,9 @@ pub(crate) fn handshake(
             .recv::<FromInit>()
             .map_err(|e| Error::Init(format!("sync with init: {e}")))?;
         match msg {
-            Some(FromInit::NeedSetup { pid }) => {
+            Some(FromInit::NeedSetup { pid, new_userns }) => {
                 progress.first_stage = Some(pid);
-                setup(pid)?;
+                setup(pid, new_userns)?;
                 spawned
                     .sync
                     .send(&ToInit::SetupDone)

@@ -97,12 +97,19 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         ),
         InitKind::Exec => None,
     };
+    let mut pre_opened = crate::rootfs::mounts::PreOpened::new();
+    if cfg.kind == InitKind::Container && cfg.creates_ns(LinuxNamespaceType::User) {
+        // Still host root here: afterwards the container's root is an unprivileged host uid
+        // that may neither create mount points in the image nor reach the bind sources.
+        crate::rootfs::precreate_mountpoints(&cfg.spec, &cfg.bundle);
+        pre_opened = crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle);
+    }
     namespaces::enter(cfg, sync)?;
     // A session of our own: the workload must not share the caller's controlling terminal.
     let _ = nix::unistd::setsid();
 
     if cfg.kind == InitKind::Container {
-        crate::rootfs::prepare(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs)
+        crate::rootfs::prepare_with(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs, pre_opened)
             .map_err(|e| InitError::msg(e.to_string()))?;
         if cfg.creates_ns(LinuxNamespaceType::Uts) {
             process::set_hostname(&cfg.spec)?;

@@ -76,7 +76,15 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError>
     }
     joins.sort_by_key(|(ns, _)| join_rank(ns.typ));
     let mut in_userns = false;
-    for (ns, f) in &joins {
+    // A container that would get a new user namespace but joins namespaces owned by another
+    // user namespace (a pod's: the sandbox container created it) joins that one instead:
+    // all containers of a pod share one user namespace, or the joined namespaces would not
+    // be theirs to use (mounting mqueue in a joined IPC namespace, for one).
+    let mut owner_userns = None;
+    if cfg.creates_ns(LinuxNamespaceType::User) {
+        owner_userns = joins.iter().find_map(|(_, f)| foreign_owner(f));
+    }
+    let join = |ns: &NsEntry, f: &File| {
         setns(f.as_fd(), clone_flag(ns.typ)).map_err(|e| {
             InitError::msg(format!(
                 "join {} namespace {}: {e}",
@@ -86,14 +94,36 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError>
                     .map(|p| p.display().to_string())
                     .unwrap_or_default()
             ))
-        })?;
+        })
+    };
+    // Namespaces owned by our (the host's) user namespace must be joined while we still are
+    // host root; those owned by the pod's user namespace after joining it.
+    let mut later = Vec::new();
+    for (ns, f) in &joins {
+        if owner_userns.is_some()
+            && ns.typ != LinuxNamespaceType::User
+            && foreign_owner(f).is_some()
+        {
+            later.push((*ns, f));
+            continue;
+        }
+        join(ns, f)?;
         if ns.typ == LinuxNamespaceType::User {
             in_userns = true;
         }
     }
+    if let Some(owner) = &owner_userns {
+        setns(owner.as_fd(), CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| InitError::msg(format!("join the pod's user namespace: {e}")))?;
+        in_userns = true;
+    }
+    for (ns, f) in later {
+        join(ns, f)?;
+    }
     drop(joins);
 
-    if cfg.creates_ns(LinuxNamespaceType::User) {
+    let new_userns = cfg.creates_ns(LinuxNamespaceType::User) && owner_userns.is_none();
+    if new_userns {
         unshare(CloneFlags::CLONE_NEWUSER)
             .map_err(|e| InitError::msg(format!("create user namespace: {e}")))?;
         in_userns = true;
@@ -101,6 +131,7 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError>
     // The host side writes id maps and places us in the cgroup before anything forks.
     sync.send(&FromInit::NeedSetup {
         pid: getpid().as_raw(),
+        new_userns,
     })
     .map_err(|e| InitError::msg(format!("sync: {e}")))?;
     match sync.recv::<ToInit>() {
@@ -149,4 +180,21 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError>
         .map_err(|e| InitError::msg(format!("sync: {e}")))?;
     }
     Ok(Entered::Init)
+}
+
+/// The user namespace owning the namespace `ns`, if it is not our own (`NS_GET_USERNS`).
+fn foreign_owner(ns: &File) -> Option<File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::fs::MetadataExt;
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    // SAFETY: NS_GET_USERNS takes no argument and returns a new fd (or -1).
+    let fd = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_USERNS) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh fd the kernel just gave us.
+    let owner = unsafe { File::from_raw_fd(fd) };
+    let ours = std::fs::metadata("/proc/self/ns/user").ok()?;
+    let theirs = owner.metadata().ok()?;
+    (theirs.ino() != ours.ino() || theirs.dev() != ours.dev()).then_some(owner)
 }

@@ -55,6 +55,42 @@ fn dev_is_bind(spec: &Spec) -> bool {
     })
 }
 
+/// Creates the spec's missing mount points in the rootfs, best effort, with the caller's
+/// (host) credentials — for containers with a new user namespace, whose root is an
+/// unprivileged host uid that cannot create anything in an image rootfs owned by host root.
+/// Resolution is the same fd-by-fd, escape-refusing walk as everywhere else; [`prepare`]
+/// still does (and checks) the real work.
+pub fn precreate_mountpoints(spec: &Spec, bundle: &Path) {
+    use std::os::fd::AsFd;
+    let Ok(rootfs) = validate::rootfs_path(spec, bundle) else {
+        return;
+    };
+    let Ok(c) = sys::cstring(rootfs.as_os_str().as_encoded_bytes()) else {
+        return;
+    };
+    // SAFETY: AT_FDCWD is valid for *at calls for the whole process.
+    let cwd = unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::AT_FDCWD) };
+    let Ok(root) = sys::openat(cwd, &c, libc::O_PATH | libc::O_DIRECTORY, 0) else {
+        return;
+    };
+    for m in spec.mounts().iter().flatten() {
+        let opts = options::MountOptions::parse(m.options().as_deref().unwrap_or_default());
+        if opts.remount {
+            continue;
+        }
+        let create = match validate::mount_kind(m, &opts) {
+            Some(validate::MountKind::Bind) => match validate::bind_source(m, bundle) {
+                Some(src) if src.is_dir() => Create::Dir,
+                Some(_) => Create::File,
+                None => continue,
+            },
+            Some(_) => Create::Dir,
+            None => continue,
+        };
+        let _ = resolve::resolve(root.as_fd(), m.destination(), create);
+    }
+}
+
 /// Everything up to and including `pivot_root`, run by the container's init inside its new
 /// mount namespace:
 /// 1. `/` made recursively private (or slave, per `linux.rootfsPropagation`);
@@ -71,6 +107,17 @@ pub fn prepare(
     bundle: &Path,
     cgroup_dirs: &[(String, PathBuf)],
 ) -> Result<(), RootfsError> {
+    prepare_with(spec, bundle, cgroup_dirs, mounts::PreOpened::new())
+}
+
+/// [`prepare`], using bind sources already opened by [`mounts::open_bind_sources`].
+pub fn prepare_with(
+    spec: &Spec,
+    bundle: &Path,
+    cgroup_dirs: &[(String, PathBuf)],
+    pre: mounts::PreOpened,
+) -> Result<(), RootfsError> {
+    let pre = std::cell::RefCell::new(pre);
     let rootfs = validate::rootfs_path(spec, bundle)?;
     let prop = root_propagation(spec);
     pivot::isolate_root(prop)?;
@@ -86,6 +133,7 @@ pub fn prepare(
             bundle,
             cgroup_dirs,
             cgroupns,
+            pre: &pre,
         };
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             mounts::mount_entry(&ctx, i, m)?;

@@ -32,6 +32,42 @@ pub struct MountContext<'a> {
     pub cgroup_dirs: &'a [(String, PathBuf)],
     /// Whether the container has its own cgroup namespace.
     pub cgroupns: bool,
+    /// Bind sources opened (and given their attributes) by the host-side stage, by mount
+    /// index: see [`open_bind_sources`].
+    pub pre: &'a std::cell::RefCell<PreOpened>,
+}
+
+/// Bind mount sources opened before the container's user namespace exists, by mount index.
+pub type PreOpened = std::collections::HashMap<usize, OwnedFd>;
+
+/// Opens every bind mount source of the spec as a detached tree, with its `ro`/`nosuid`/...
+/// attributes already set, using the caller's (host root) credentials. Used when the
+/// container gets a new user namespace: its root is then an unprivileged host uid that may
+/// not traverse the directories holding the sources (containerd's CRI sandbox directory is
+/// 0700), nor change attributes of a mount owned by the host. Sources that cannot be opened
+/// are left out; the in-container attempt then reports the error.
+pub fn open_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> PreOpened {
+    let mut out = PreOpened::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
+        if opts.remount || mount_kind(m, &opts) != Some(MountKind::Bind) {
+            continue;
+        }
+        let Some(src) = bind_source(m, bundle) else {
+            continue;
+        };
+        let Ok(tree) = clone_host_tree(&src, opts.recursive) else {
+            continue;
+        };
+        let attr = opts.attr();
+        if attr.attr_set | attr.attr_clr != 0
+            && sys::mount_setattr(tree.as_fd(), opts.recursive, &attr).is_err()
+        {
+            continue;
+        }
+        out.insert(i, tree);
+    }
+    out
 }
 
 /// `AT_FDCWD` as a borrowed fd.
@@ -204,8 +240,14 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
                     "a bind mount needs a source",
                 )
             })?;
-            let tree = clone_host_tree(&src, opts.recursive)
-                .map_err(|e| RootfsError::sys(format!("{what}: source {src:?}"), "open_tree", e))?;
+            let pre = ctx.pre.borrow_mut().remove(&i);
+            let attrs_done = pre.is_some();
+            let tree = match pre {
+                Some(tree) => tree,
+                None => clone_host_tree(&src, opts.recursive).map_err(|e| {
+                    RootfsError::sys(format!("{what}: source {src:?}"), "open_tree", e)
+                })?,
+            };
             let dir =
                 is_dir(tree.as_fd()).map_err(|e| RootfsError::sys(&what, "fstat source", e))?;
             let target = resolve_dest(
@@ -216,6 +258,12 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
                 if dir { Create::Dir } else { Create::File },
                 &kind,
             )?;
+            if attrs_done {
+                let mut opts = opts.clone();
+                opts.attr_set = 0;
+                opts.attr_clr = 0;
+                return attach(&what, &tree, target.fd.as_fd(), &opts, opts.recursive);
+            }
             attach(&what, &tree, target.fd.as_fd(), &opts, opts.recursive)
         }
         MountKind::Fs(typ) => {

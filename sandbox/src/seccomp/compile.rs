@@ -3,7 +3,7 @@
 //! See the module documentation of [`crate::seccomp`] for the program layout and the matching
 //! semantics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
 
@@ -36,8 +36,6 @@ const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 /// Offset of `seccomp_data.args[0]`.
 const OFF_ARGS: u32 = 16;
-/// A BST node with at most this many syscalls becomes a linear chain of `jeq`.
-const LEAF_SIZE: usize = 4;
 
 /// One argument condition, values already split per the operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +104,11 @@ pub(crate) fn compile(seccomp: &LinuxSeccomp, optional: &[String]) -> Result<Fil
                     }
                 }
             }
-            if !known && !all_optional && !optional.iter().any(|o| o == name) {
+            if !known
+                && !all_optional
+                && !optional.iter().any(|o| o == name)
+                && !super::names::is_foreign(name)
+            {
                 return Err(SeccompError::UnknownSyscall {
                     name: name.clone(),
                     index,
@@ -223,6 +225,72 @@ fn entries(rules: &[Rule], chains: BTreeMap<u32, Vec<usize>>, default: u32) -> V
     out
 }
 
+/// A maximal run `lo..=hi` of syscall numbers with the same outcome.
+#[derive(Clone, Copy, Debug)]
+struct Range<'a> {
+    /// First number.
+    lo: u32,
+    /// Last number (inclusive).
+    hi: u32,
+    /// Outcome: a `Simple` run (unconditional, possibly the default action) or a single
+    /// number with rules.
+    entry: &'a Entry,
+}
+
+impl Range<'_> {
+    /// The action of an argument-independent run.
+    fn simple(&self) -> Option<u32> {
+        match self.entry {
+            Entry::Simple(action) => Some(*action),
+            Entry::Block { .. } => None,
+        }
+    }
+}
+
+/// Partitions the section domain `lo..=hi` into maximal same-outcome runs: numbers without
+/// entries get `default`, adjacent unconditional runs with the same action merge, numbers
+/// with rules stay single-number runs. `entries` is sorted and lies inside the domain.
+fn ranges<'a>(entries: &'a [(u32, Entry)], default: &'a Entry, lo: u32, hi: u32) -> Vec<Range<'a>> {
+    let mut out: Vec<Range<'a>> = Vec::new();
+    let mut push = |r: Range<'a>| {
+        if let Some(last) = out.last_mut() {
+            if let (Some(a), Some(b)) = (last.simple(), r.simple()) {
+                if a == b && u64::from(last.hi) + 1 == u64::from(r.lo) {
+                    last.hi = r.hi;
+                    return;
+                }
+            }
+        }
+        out.push(r);
+    };
+    // Next number not yet covered (u64: the domain may end at u32::MAX).
+    let mut next = u64::from(lo);
+    for (nr, entry) in entries {
+        debug_assert!((lo..=hi).contains(nr) && u64::from(*nr) >= next);
+        if u64::from(*nr) > next {
+            push(Range {
+                lo: next as u32,
+                hi: nr - 1,
+                entry: default,
+            });
+        }
+        push(Range {
+            lo: *nr,
+            hi: *nr,
+            entry,
+        });
+        next = u64::from(*nr) + 1;
+    }
+    if next <= u64::from(hi) {
+        push(Range {
+            lo: next as u32,
+            hi,
+            entry: default,
+        });
+    }
+    out
+}
+
 /// Emits the whole program: arch dispatch, then one section per distinct `seccomp_data.arch`.
 fn emit_program(
     asm: &mut Asm,
@@ -240,6 +308,11 @@ fn emit_program(
     }
     asm.ret(RET_KILL_PROCESS);
 
+    let default_entry = Entry::Simple(default);
+    let tree = |asm: &mut Asm, arch: TargetArch, entries: &[(u32, Entry)], lo, hi| {
+        let ranges = ranges(entries, &default_entry, lo, hi);
+        emit_tree(asm, &ranges, rules, arch);
+    };
     for (audit_arch, label) in audit.iter().zip(labels) {
         asm.bind(label);
         asm.ld(OFF_NR);
@@ -259,92 +332,156 @@ fn emit_program(
                 Target::To(x32_label),
                 Target::Next,
             );
-            emit_tree(asm, primary_entries, rules, default, *primary);
+            tree(asm, *primary, primary_entries, 0, X32_SYSCALL_BIT - 1);
             asm.bind(x32_label);
-            // nr == -1 (e.g. a tracer skipping a syscall) is not an x32 syscall.
-            let body = asm.label();
-            asm.jmp(Cmp::Eq, u32::MAX, Target::Next, Target::To(body));
-            asm.ret(default);
-            asm.bind(body);
             match x32 {
-                Some((x32, x32_entries)) => emit_tree(asm, x32_entries, rules, default, *x32),
-                None => asm.ret(RET_KILL_PROCESS),
+                // nr == -1 (e.g. a tracer skipping a syscall) is not an x32 syscall; it has
+                // no entry, so the x32 tree's last run gives it the default action.
+                Some((x32, x32_entries)) => tree(asm, *x32, x32_entries, X32_SYSCALL_BIT, u32::MAX),
+                None => {
+                    let kill = asm.label();
+                    asm.jmp(Cmp::Eq, u32::MAX, Target::Next, Target::To(kill));
+                    asm.ret(default);
+                    asm.bind(kill);
+                    asm.ret(RET_KILL_PROCESS);
+                }
             }
         } else {
-            emit_tree(asm, primary_entries, rules, default, *primary);
+            tree(asm, *primary, primary_entries, 0, u32::MAX);
         }
     }
 }
 
-/// Emits a binary search tree over `entries` (sorted by nr); `A` holds the syscall number.
-fn emit_tree(
-    asm: &mut Asm,
-    entries: &[(u32, Entry)],
-    rules: &[Rule],
-    default: u32,
-    arch: TargetArch,
-) {
-    if entries.len() <= LEAF_SIZE {
-        return emit_leaf(asm, entries, rules, default, arch);
+/// Shared `ret` instructions of a subtree, emitted after it.
+#[derive(Default)]
+struct RetPool {
+    labels: Vec<(u32, Label)>,
+}
+
+impl RetPool {
+    /// The label of the shared `ret action`.
+    fn get(&mut self, asm: &mut Asm, action: u32) -> Label {
+        if let Some((_, l)) = self.labels.iter().find(|(a, _)| *a == action) {
+            return *l;
+        }
+        let l = asm.label();
+        self.labels.push((action, l));
+        l
     }
-    let mid = entries.len() / 2;
+
+    /// Emits the shared returns.
+    fn emit(self, asm: &mut Asm) {
+        for (action, label) in self.labels {
+            asm.bind(label);
+            asm.ret(action);
+        }
+    }
+}
+
+/// Subtrees estimated at most this long get their own pool of shared returns right after
+/// them, so that their jumps to it stay short (8-bit offsets, no trampolines).
+const POOL_SPAN: usize = 200;
+
+/// Upper estimate of the code size of a subtree over `ranges` (without its return pool).
+fn tree_len(ranges: &[Range], rules: &[Rule]) -> usize {
+    let blocks: usize = ranges
+        .iter()
+        .map(|r| match r.entry {
+            Entry::Simple(_) => 0,
+            Entry::Block { rules: chain, .. } => {
+                1 + chain
+                    .iter()
+                    .map(|i| 1 + 5 * rules[*i].conds.len())
+                    .sum::<usize>()
+            }
+        })
+        .sum();
+    ranges.len() + blocks
+}
+
+/// Emits a binary search over `ranges` (sorted, contiguous); `A` holds the syscall number.
+///
+/// Large trees are split with `jge` until subtrees fit [`POOL_SPAN`]; each such subtree is
+/// followed by the returns its unconditional runs share.
+fn emit_tree(asm: &mut Asm, ranges: &[Range], rules: &[Rule], arch: TargetArch) {
+    if ranges.len() == 1 || tree_len(ranges, rules) <= POOL_SPAN {
+        let mut pool = RetPool::default();
+        emit_node(asm, ranges, rules, arch, &mut pool);
+        pool.emit(asm);
+        return;
+    }
+    let mid = ranges.len() / 2;
     let right = asm.label();
-    asm.jmp(Cmp::Ge, entries[mid].0, Target::To(right), Target::Next);
-    emit_tree(asm, &entries[..mid], rules, default, arch);
+    asm.jmp(Cmp::Ge, ranges[mid].lo, Target::To(right), Target::Next);
+    emit_tree(asm, &ranges[..mid], rules, arch);
     asm.bind(right);
-    emit_tree(asm, &entries[mid..], rules, default, arch);
+    emit_tree(asm, &ranges[mid..], rules, arch);
 }
 
-/// Emits a leaf: a `jeq` per syscall, `ret default`, then shared returns and rule blocks.
-fn emit_leaf(
+/// Emits the dispatch over `ranges` reached by falling through: one `jge` per split, whose
+/// targets are the pool's shared return for a single unconditional run.
+fn emit_node(
     asm: &mut Asm,
-    entries: &[(u32, Entry)],
+    ranges: &[Range],
     rules: &[Rule],
-    default: u32,
     arch: TargetArch,
+    pool: &mut RetPool,
 ) {
-    let mut rets: HashMap<u32, Label> = HashMap::new();
-    let mut ret_order: Vec<(u32, Label)> = Vec::new();
-    let mut blocks: Vec<(Label, &Entry)> = Vec::new();
-    for (nr, entry) in entries {
-        let target = match entry {
-            Entry::Simple(action) => *rets.entry(*action).or_insert_with(|| {
-                let l = asm.label();
-                ret_order.push((*action, l));
-                l
-            }),
-            Entry::Block { .. } => {
-                let l = asm.label();
-                blocks.push((l, entry));
-                l
-            }
-        };
-        asm.jmp(Cmp::Eq, *nr, Target::To(target), Target::Next);
-    }
-    asm.ret(default);
-    for (action, label) in ret_order {
-        asm.bind(label);
-        asm.ret(action);
-    }
-    for (label, entry) in blocks {
-        asm.bind(label);
-        if let Entry::Block {
-            rules: chain,
-            fallback,
-        } = entry
-        {
-            for r in chain {
-                let rule = &rules[*r];
-                let fail = asm.label();
-                for cond in &rule.conds {
-                    emit_cond(asm, cond, fail, arch.has_32bit_args());
-                }
-                asm.ret(rule.action);
-                asm.bind(fail);
-            }
-            asm.ret(*fallback);
+    if let [range] = ranges {
+        match range.entry {
+            Entry::Simple(action) => asm.ret(*action),
+            Entry::Block {
+                rules: chain,
+                fallback,
+            } => emit_block(asm, chain, *fallback, rules, arch),
         }
+        return;
     }
+    let mid = ranges.len() / 2;
+    let (left, right) = ranges.split_at(mid);
+    let single = |r: &[Range]| match r {
+        [one] => one.simple(),
+        _ => None,
+    };
+    let jf = match single(left) {
+        Some(action) => Target::To(pool.get(asm, action)),
+        None => Target::Next,
+    };
+    let mut right_label = None;
+    let jt = match single(right) {
+        Some(action) => Target::To(pool.get(asm, action)),
+        // Right code follows directly when the left side is only a pool jump.
+        None if jf != Target::Next => Target::Next,
+        None => {
+            let l = asm.label();
+            right_label = Some(l);
+            Target::To(l)
+        }
+    };
+    asm.jmp(Cmp::Ge, right[0].lo, jt, jf);
+    if single(left).is_none() {
+        emit_node(asm, left, rules, arch, pool);
+    }
+    if single(right).is_none() {
+        if let Some(l) = right_label {
+            asm.bind(l);
+        }
+        emit_node(asm, right, rules, arch, pool);
+    }
+}
+
+/// Emits the rules of one syscall: each rule's conditions jump to the next rule on failure.
+fn emit_block(asm: &mut Asm, chain: &[usize], fallback: u32, rules: &[Rule], arch: TargetArch) {
+    for r in chain {
+        let rule = &rules[*r];
+        let fail = asm.label();
+        for cond in &rule.conds {
+            emit_cond(asm, cond, fail, arch.has_32bit_args());
+        }
+        asm.ret(rule.action);
+        asm.bind(fail);
+    }
+    asm.ret(fallback);
 }
 
 /// Emits one argument condition: falls through when it holds, jumps to `fail` otherwise.

@@ -14,28 +14,39 @@
 //!   ld  nr
 //!   jge 0x40000000 → X32                ; X32_SYSCALL_BIT set
 //!   <tree over x86_64 numbers>
-//! X32:
-//!   jeq 0xffffffff → ret default        ; nr -1 (tracer skip) is not x32
-//!   <tree over x32 numbers>  | ret KILL_PROCESS when SCMP_ARCH_X32 is not listed
+//! X32:                                ; only when SCMP_ARCH_X32 is listed, else:
+//!   <tree over x32 numbers>             ;   jeq 0xffffffff → ret default (nr -1 is not x32)
+//!                                       ;   ret KILL_PROCESS
 //! X86:
 //!   ld  nr
 //!   <tree over i386 numbers>
 //! ```
 //!
-//! A tree is a binary search over the sorted syscall numbers that have rules (`jge pivot`),
-//! so a syscall without rules costs O(log n) instructions. Leaves (≤ 4 syscalls) are:
+//! A tree dispatches on **ranges**: the section's whole number space (x86_64: `0..2^30`,
+//! x32: `2^30..=u32::MAX`, others: all of `u32`) is cut into maximal runs of consecutive
+//! numbers with the same argument-independent outcome — listed syscalls with the same
+//! unconditional action and unlisted numbers (default action) merge — while syscalls with
+//! argument rules stay single-number runs. An allowlist thus becomes a few dozen runs per
+//! arch. The tree is a binary search over the runs' first numbers (`jge lo`); a run with an
+//! unconditional action is not code but a jump to a `ret` shared by its subtree:
 //!
 //! ```text
-//!   jeq nr_a → RET_ALLOW                ; unconditional: straight to a ret shared by the leaf,
-//!   jeq nr_b → RET_ERRNO1               ;   so the kernel's constant-action cache applies
-//!   jeq nr_c → BLOCK_C                  ; rules with argument conditions
-//!   ret default
-//! RET_ALLOW: ret ALLOW
-//! RET_ERRNO1: ret ERRNO(1)
-//! BLOCK_C: <rule 1 conditions, each jumping to the next rule on failure> ret action1
-//!          <rule 2 ...> ret action2
-//!          ret fallback
+//!   jge 16 → N1                         ; runs 0..=3 | 4..=15 | 16 | 17..=40 | 41..
+//!   jge 4  → RET_ERRNO1 : RET_ALLOW     ; 0..=3 allowed, 4..=15 default
+//! N1:
+//!   jge 17 → N2
+//!   <rule 1 conditions of nr 16, each jumping to the next rule on failure> ret action1
+//!   <rule 2 ...> ret action2
+//!   ret fallback
+//! N2:
+//!   jge 41 → RET_ERRNO1 : RET_ALLOW
+//! RET_ALLOW: ret ALLOW                  ; returns shared by the subtree, which is kept small
+//! RET_ERRNO1: ret ERRNO(1)              ;   enough for these jumps to stay short
 //! ```
+//!
+//! So each run costs one instruction however many numbers it spans, and a lookup takes
+//! O(log runs) steps. Unconditional runs do not depend on arguments, so the kernel's
+//! constant-action cache applies to them.
 //!
 //! Conditional jumps whose target is more than 255 instructions ahead get a `BPF_JA`
 //! trampoline (see `asm.rs`). Programs over 4096 instructions are rejected with

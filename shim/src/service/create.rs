@@ -54,6 +54,15 @@ pub(super) fn open_io(paths: &IoPaths) -> std::io::Result<(Option<ProcessIo>, St
     Ok((Some(io), stdio(child)))
 }
 
+/// Whether the bundle's config.json asks for a user namespace.
+fn spec_has_user_namespace(bundle: &std::path::Path) -> bool {
+    std::fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["linux"]["namespaces"].as_array().cloned())
+        .is_some_and(|ns| ns.iter().any(|n| n["type"] == "user"))
+}
+
 /// Converts the IO module's child ends into the sandbox library's stdio.
 fn stdio(child: ChildStdio) -> Stdio {
     Stdio {
@@ -94,6 +103,20 @@ impl Service {
         }
         let policy = policy_for(req.options.as_ref())?;
         let bundle = PathBuf::from(&req.bundle);
+        if policy.forces_user_namespace() || spec_has_user_namespace(&bundle) {
+            // The init sets the rootfs up as the container's (unprivileged) root, which must be
+            // able to traverse the bundle; containerd creates it 0700 (containerd 1.7 does the
+            // same chmod for user-namespaced pods). Only traversal is granted, not listing.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&bundle, std::fs::Permissions::from_mode(0o711)).map_err(
+                |e| {
+                    errors::internal(format!(
+                        "task {id:?}: chmod bundle {}: {e}",
+                        bundle.display()
+                    ))
+                },
+            )?;
+        }
         rootfs::validate(&req.rootfs)
             .map_err(|e| errors::invalid_argument(format!("task {id:?}: {e}")))?;
         let root = self.root()?;
