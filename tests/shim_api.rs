@@ -25,8 +25,7 @@ use containerd_shim_protos::ttrpc::{self, context, Code};
 use serde_json::{json, Value};
 use std::ffi::CString;
 use std::fs;
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::FromRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -484,13 +483,7 @@ impl Drop for Shim {
                 "pids", "memory", "cpu", "freezer", "cpuacct", "devices", "blkio", "cpuset",
             ] {
                 let d = Path::new("/sys/fs/cgroup").join(c).join(API_NS).join(id);
-                for p in fs::read_to_string(d.join("cgroup.procs"))
-                    .unwrap_or_default()
-                    .lines()
-                    .filter_map(|l| l.trim().parse::<i32>().ok())
-                {
-                    unsafe { libc::kill(p, libc::SIGKILL) };
-                }
+                kill_cgroup_procs(&d.join("cgroup.procs"));
             }
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -575,23 +568,9 @@ impl ShimLog {
         let stop = Arc::new(AtomicBool::new(false));
         let (text2, stop2) = (text.clone(), stop.clone());
         let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while !stop2.load(Ordering::SeqCst) {
-                let mut pfd = libc::pollfd {
-                    fd: f.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
-                    continue;
-                }
-                match f.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => text2.lock().unwrap().extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
+            pump_fd(&mut f, &stop2, 50, |b| {
+                text2.lock().unwrap().extend_from_slice(b)
+            });
         });
         ShimLog {
             text,

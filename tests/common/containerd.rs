@@ -295,13 +295,65 @@ pub fn proc_alive(pid: i32, start: u64) -> bool {
     matches!(proc_stat(pid), Some((st, _, t)) if t == start && st != 'Z' && st != 'X')
 }
 
-fn all_pids() -> Vec<i32> {
+/// Every pid in /proc.
+pub fn all_pids() -> Vec<i32> {
     fs::read_dir("/proc")
         .map(|d| {
             d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Shim processes of the containerd listening on `sock`: (pid, argv) of every
+/// `containerd-shim*` whose command line carries `-address <sock>`.
+pub fn shims_of(sock: &Path) -> Vec<(i32, Vec<String>)> {
+    let sock = sock.to_string_lossy().into_owned();
+    all_pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let argv = proc_cmdline(pid);
+            let is_shim = argv
+                .first()
+                .and_then(|a| Path::new(a).file_name())
+                .is_some_and(|n| n.to_string_lossy().starts_with("containerd-shim"));
+            let ours = argv.windows(2).any(|w| w[0] == "-address" && w[1] == sock);
+            (is_shim && ours).then_some((pid, argv))
+        })
+        .collect()
+}
+
+/// SIGKILLs every pid listed in the cgroup file `procs` (a missing file lists none).
+pub fn kill_cgroup_procs(procs: &Path) {
+    for p in fs::read_to_string(procs)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse::<i32>().ok())
+    {
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+}
+
+/// Reads `f` into `sink` until EOF, a read error or `stop`, polling every `poll_ms` so that
+/// `stop` is seen (a non-blocking `f`'s `WouldBlock` is retried).
+pub fn pump_fd(f: &mut File, stop: &AtomicBool, poll_ms: i32, mut sink: impl FnMut(&[u8])) {
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::SeqCst) {
+        let mut pfd = libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if unsafe { libc::poll(&mut pfd, 1, poll_ms) } <= 0 {
+            continue;
+        }
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => sink(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+    }
 }
 
 fn kill_pid(pid: i32, start: u64, sig: i32) {
@@ -630,24 +682,7 @@ impl Containerd {
     /// Shim processes of this containerd: (pid, argv). Matches any `containerd-shim-*` whose
     /// command line carries `-address <our socket>`.
     pub fn shims(&self) -> Vec<(i32, Vec<String>)> {
-        let sock = self.sock.to_string_lossy().into_owned();
-        all_pids()
-            .into_iter()
-            .filter_map(|pid| {
-                let argv = proc_cmdline(pid);
-                let is_shim = argv
-                    .first()
-                    .map(|a| {
-                        Path::new(a)
-                            .file_name()
-                            .map(|n| n.to_string_lossy().starts_with("containerd-shim"))
-                            .unwrap_or(false)
-                    })
-                    .unwrap_or(false);
-                let ours = argv.windows(2).any(|w| w[0] == "-address" && w[1] == sock);
-                (is_shim && ours).then_some((pid, argv))
-            })
-            .collect()
+        shims_of(&self.sock)
     }
 
     /// Shim processes started for container `id` (`-id <id>` on the command line).
@@ -844,7 +879,8 @@ fn mkdtemp(prefix: &str) -> Result<PathBuf, String> {
 
 /// `<target>/pinhole-test/images/{busybox,pause}.tar`, (re)built by hack/build-images.sh when
 /// missing or older than the test rootfs' /bin (serialised with flock across test binaries).
-fn ensure_images() -> Result<PathBuf, String> {
+/// Shared with the CRI harness (tests/common/cri.rs).
+pub fn ensure_images() -> Result<PathBuf, String> {
     let target = target_dir();
     let images = target.join("pinhole-test/images");
     fs::create_dir_all(&images).map_err(|e| format!("{}: {e}", images.display()))?;
@@ -1201,13 +1237,7 @@ impl<'a> Container<'a> {
             "pids", "memory", "cpu", "freezer", "cpuacct", "devices", "blkio",
         ] {
             let procs = self.cgroup_dir(c).join("cgroup.procs");
-            for p in fs::read_to_string(procs)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| l.trim().parse::<i32>().ok())
-            {
-                unsafe { libc::kill(p, libc::SIGKILL) };
-            }
+            kill_cgroup_procs(&procs);
         }
         for &(p, t) in self.procs.borrow().iter() {
             kill_pid(p, t, libc::SIGKILL);
@@ -1326,21 +1356,8 @@ pub fn run_in_pty(mut cmd: Command, rows: u16, cols: u16, timeout: Duration) -> 
     std::thread::spawn(move || {
         let mut f = File::from(master);
         let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !stop2.load(Ordering::SeqCst) {
-            let mut pfd = libc::pollfd {
-                fd: f.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
-                continue;
-            }
-            match f.read(&mut buf) {
-                Ok(0) | Err(_) => break, // EIO: every slave fd is closed
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
+        // EIO ends it: every slave fd is closed
+        pump_fd(&mut f, &stop2, 100, |b| out.extend_from_slice(b));
         let _ = tx.send(out);
     });
     let code = wait_child(&mut child, timeout);

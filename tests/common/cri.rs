@@ -24,8 +24,8 @@
 #![allow(dead_code)]
 
 use crate::containerd::{
-    mount_points, proc_alive, proc_cmdline, proc_start_time, repo_root, rmdir_tree, run_cmd,
-    shim_bin, target_dir, unique_id, wait_until, Out, BUSYBOX_IMAGE,
+    ensure_images, kill_cgroup_procs, mount_points, proc_alive, proc_cmdline, proc_start_time,
+    repo_root, rmdir_tree, run_cmd, shim_bin, shims_of, unique_id, wait_until, Out, BUSYBOX_IMAGE,
 };
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
@@ -33,8 +33,7 @@ use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 pub use k8s_cri::v1::*;
 use serde_json::Value;
 use std::cell::RefCell;
-use std::fs::{self, File};
-use std::os::fd::AsRawFd;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,43 +82,6 @@ extern "C" fn teardown_shared() {
 
 fn script(name: &str) -> PathBuf {
     repo_root().join("hack/containerd").join(name)
-}
-
-/// `<target>/pinhole-test/images/{busybox,pause}.tar`, built by hack/build-images.sh when missing
-/// or older than the test rootfs' /bin (the same rule and lock as the containerd harness).
-fn ensure_images() -> Result<PathBuf, String> {
-    let target = target_dir();
-    let images = target.join("pinhole-test/images");
-    fs::create_dir_all(&images).map_err(|e| format!("{}: {e}", images.display()))?;
-    let lock = File::create(images.join(".lock")).map_err(|e| e.to_string())?;
-    unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
-    let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
-    let newest_bin = fs::read_dir(target.join("pinhole-test/rootfs/bin"))
-        .ok()
-        .and_then(|d| {
-            d.filter_map(|e| e.ok()?.path().symlink_metadata().ok()?.modified().ok())
-                .max()
-        });
-    let stale =
-        ["busybox.tar", "pause.tar"]
-            .iter()
-            .any(|t| match (mtime(&images.join(t)), newest_bin) {
-                (None, _) | (_, None) => true,
-                (Some(a), Some(b)) => a < b,
-            });
-    let mut r = Ok(images.clone());
-    if stale {
-        let mut cmd = Command::new("bash");
-        cmd.arg(repo_root().join("hack/build-images.sh"))
-            .arg(&images)
-            .env("CARGO_TARGET_DIR", &target);
-        let o = run_cmd(cmd, Duration::from_secs(300));
-        if !o.ok() {
-            r = Err(format!("hack/build-images.sh failed: {o}"));
-        }
-    }
-    unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_UN) };
-    r
 }
 
 impl Cri {
@@ -535,24 +497,7 @@ impl Cri {
 
     /// Shim processes of this containerd (`containerd-shim*` with `-address <our socket>`).
     pub fn shims(&self) -> Vec<(i32, Vec<String>)> {
-        let sock = self.sock.to_string_lossy().into_owned();
-        all_pids()
-            .into_iter()
-            .filter_map(|pid| {
-                let argv = proc_cmdline(pid);
-                let is_shim = argv
-                    .first()
-                    .and_then(|a| {
-                        Path::new(a)
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                    })
-                    .map(|n| n.starts_with("containerd-shim"))
-                    .unwrap_or(false);
-                let ours = argv.windows(2).any(|w| w[0] == "-address" && w[1] == sock);
-                (is_shim && ours).then_some((pid, argv))
-            })
-            .collect()
+        shims_of(&self.sock)
     }
 
     /// Our shims started with `-id <id>`.
@@ -569,15 +514,6 @@ fn info_json(info: &std::collections::HashMap<String, String>) -> Value {
     info.get("info")
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or(Value::Null)
-}
-
-fn all_pids() -> Vec<i32> {
-    fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Parent pid of `pid` (from /proc/PID/stat).
@@ -1194,13 +1130,7 @@ impl Pod {
                     .join(self.cgroup_parent.trim_start_matches('/'))
                     .join(&id)
                     .join("cgroup.procs");
-                for p in fs::read_to_string(procs)
-                    .unwrap_or_default()
-                    .lines()
-                    .filter_map(|l| l.trim().parse::<i32>().ok())
-                {
-                    unsafe { libc::kill(p, libc::SIGKILL) };
-                }
+                kill_cgroup_procs(&procs);
             }
         }
         for &(p, t) in self.procs.borrow().iter().chain(self.shims.borrow().iter()) {
