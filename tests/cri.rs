@@ -446,9 +446,6 @@ fn runtime_default_seccomp_without_annotation() {
 }
 
 #[test]
-#[ignore = "known gap: a privileged container under pinhole-strict is not refused by the \
-            policy (containerd 1.6's all-capabilities list is shorter than this kernel's, so it \
-            does not look privileged) and then fails in /dev setup: `/dev/ptmx: unlink: EBUSY`"]
 fn strict_refuses_privileged() {
     let cri = Cri::shared();
     // containerd admits privileged containers only in privileged sandboxes, so the refusal
@@ -473,9 +470,6 @@ fn strict_refuses_privileged() {
 // 3. pinhole-strict: user namespace, read-only rootfs
 
 #[test]
-#[ignore = "known gap: pod and app containers now start under pinhole-strict (bind sources \
-            opened before the user namespace, app containers join the pod's user namespace), \
-            but ExecSync into a user-namespaced container does not answer within 30 s"]
 fn strict_lifecycle() {
     let cri = Cri::shared();
     let pod = Pod::run("strict", "pinhole-strict", Net::Host, |_| {})

@@ -96,25 +96,29 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError>
             ))
         })
     };
-    // Namespaces owned by our (the host's) user namespace must be joined while we still are
-    // host root; those owned by the pod's user namespace after joining it.
+    // The user namespace we end up in: joined by path (exec, or a spec naming one) or the
+    // pod's. Namespaces still owned by our own (the host's) user namespace, such as the host
+    // UTS or network namespace of a host-network pod, can only be joined before entering it;
+    // the others only after.
+    let joined_userns = joins
+        .iter()
+        .find(|(ns, _)| ns.typ == LinuxNamespaceType::User)
+        .map(|(_, f)| f);
+    let target_userns = joined_userns.or(owner_userns.as_ref());
     let mut later = Vec::new();
     for (ns, f) in &joins {
-        if owner_userns.is_some()
-            && ns.typ != LinuxNamespaceType::User
-            && foreign_owner(f).is_some()
-        {
+        if ns.typ == LinuxNamespaceType::User {
+            continue;
+        }
+        if target_userns.is_some() && foreign_owner(f).is_some() {
             later.push((*ns, f));
             continue;
         }
         join(ns, f)?;
-        if ns.typ == LinuxNamespaceType::User {
-            in_userns = true;
-        }
     }
-    if let Some(owner) = &owner_userns {
-        setns(owner.as_fd(), CloneFlags::CLONE_NEWUSER)
-            .map_err(|e| InitError::msg(format!("join the pod's user namespace: {e}")))?;
+    if let Some(userns) = target_userns {
+        setns(userns.as_fd(), CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| InitError::msg(format!("join user namespace: {e}")))?;
         in_userns = true;
     }
     for (ns, f) in later {

@@ -12,8 +12,10 @@ fn to_caps(c: &oci_spec::runtime::Capability) -> Option<caps::Capability> {
     format!("CAP_{c}").parse().ok()
 }
 
-/// Whether a bounding set holds every capability the running kernel supports (every one the
-/// `caps` crate knows if the kernel cannot be asked).
+/// Whether a bounding set holds every capability a process on this host can have: the
+/// running kernel's set, narrowed to our own bounding set (a host that withholds some
+/// capability from containerd, like CAP_SYS_RESOURCE here, gives "privileged" containers
+/// everything but that one), or every one the `caps` crate knows if neither can be read.
 pub(super) fn is_privileged(bounding: Option<&Capabilities>) -> bool {
     let Some(bounding) = bounding else {
         return false;
@@ -22,6 +24,11 @@ pub(super) fn is_privileged(bounding: Option<&Capabilities>) -> bool {
     let mut kernel = caps::runtime::thread_all_supported();
     if kernel.is_empty() {
         kernel = caps::all();
+    }
+    if let Ok(ours) = caps::read(None, caps::CapSet::Bounding) {
+        if !ours.is_empty() {
+            kernel = kernel.intersection(&ours).copied().collect();
+        }
     }
     kernel.is_subset(&held)
 }

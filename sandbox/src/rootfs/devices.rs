@@ -184,7 +184,12 @@ fn symlink_in(dir: BorrowedFd<'_>, name: &str, target: &str) -> Result<(), Rootf
 pub fn setup_dev(ctx: &MountContext<'_>, spec: &Spec) -> Result<(), RootfsError> {
     let old = nix::sys::stat::umask(Mode::empty());
     let res = (|| {
-        for d in wanted_devices(spec) {
+        // /dev/ptmx always becomes the pts/ptmx symlink below, also when the spec lists the
+        // host's ptmx (privileged containers get every host device).
+        for d in wanted_devices(spec)
+            .into_iter()
+            .filter(|d| d.path != Path::new("/dev/ptmx"))
+        {
             create_device(ctx, &d)?;
         }
         let dev = resolve(ctx.root, Path::new("/dev"), Create::Dir)

@@ -81,6 +81,9 @@ impl Service {
             }
             Err(e) => {
                 p.lock().io = None;
+                // The exec never ran: release its waiters (containerd kills and waits for a
+                // process whose start failed before deleting it) with a failure status.
+                p.set_exited(128);
                 return Err(errors::from_sandbox(
                     &format!("start exec {:?} in task {:?}", req.exec_id, req.id),
                     e,
