@@ -42,20 +42,7 @@ CRUN_WRAPPER=$REPO/hack/crun-hybridfix
 [ -x "$CRUN_WRAPPER" ] || die "$CRUN_WRAPPER missing or not executable"
 
 # --- shim binary and images --------------------------------------------------------------------
-if [ -n "${SHIM:-}" ]; then
-  SHIM_BIN=$SHIM
-else
-  ensure_cargo
-  build_shim_release || die "release build failed"
-fi
-[ -x "$SHIM_BIN" ] || die "no shim at $SHIM_BIN"
-IMAGES=$TARGET_DIR/pinhole-test/images
-if [ ! -f "$IMAGES/busybox.tar" ] || [ ! -f "$IMAGES/pause.tar" ]; then
-  log "hack/build-images.sh"
-  mkdir -p "$IMAGES"
-  # same lock as the test harness (tests/common/containerd.rs)
-  flock "$IMAGES/.lock" bash "$REPO/hack/build-images.sh" >/dev/null || die "hack/build-images.sh failed"
-fi
+bench_shim_and_images
 BUSYBOX=pinhole.test/busybox:1
 PAUSE=pinhole.test/pause:1
 

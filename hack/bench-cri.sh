@@ -42,19 +42,7 @@ ensure_cargo
 LOG_OUT=${LOG_OUT:-$TARGET_DIR/bench-cri.log}
 
 # --- shim binary and images --------------------------------------------------------------------
-if [ -n "${SHIM:-}" ]; then
-  SHIM_BIN=$SHIM
-else
-  build_shim_release || die "release build failed"
-fi
-[ -x "$SHIM_BIN" ] || die "no shim at $SHIM_BIN"
-IMAGES=$TARGET_DIR/pinhole-test/images
-if [ ! -f "$IMAGES/busybox.tar" ] || [ ! -f "$IMAGES/pause.tar" ]; then
-  log "hack/build-images.sh"
-  mkdir -p "$IMAGES"
-  # same lock as the test harness (tests/common/containerd.rs)
-  flock "$IMAGES/.lock" bash "$REPO/hack/build-images.sh" >/dev/null || die "hack/build-images.sh failed"
-fi
+bench_shim_and_images
 
 # --- run ---------------------------------------------------------------------------------------
 FAILED=()

@@ -85,6 +85,25 @@ build_shim_release() {
   [ -x "$SHIM_BIN" ] || die "build succeeded but $SHIM_BIN is missing"
 }
 
+# bench_shim_and_images: the shim a benchmark runs ($SHIM, else a release build) and the
+# offline images; sets SHIM_BIN and IMAGES.
+bench_shim_and_images() {
+  if [ -n "${SHIM:-}" ]; then
+    SHIM_BIN=$SHIM
+  else
+    ensure_cargo
+    build_shim_release || die "release build failed"
+  fi
+  [ -x "$SHIM_BIN" ] || die "no shim at $SHIM_BIN"
+  IMAGES=$TARGET_DIR/pinhole-test/images
+  if [ ! -f "$IMAGES/busybox.tar" ] || [ ! -f "$IMAGES/pause.tar" ]; then
+    log "hack/build-images.sh"
+    mkdir -p "$IMAGES"
+    # same lock as the test harness (tests/common/containerd.rs)
+    flock "$IMAGES/.lock" bash "$REPO/hack/build-images.sh" >/dev/null || die "hack/build-images.sh failed"
+  fi
+}
+
 # build_rootfs: run hack/build-rootfs.sh into its default location; sets ROOTFS.
 build_rootfs() {
   local script=$REPO/hack/build-rootfs.sh
