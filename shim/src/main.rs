@@ -6,6 +6,7 @@
 //! ceiling.
 
 mod group;
+mod helper;
 mod io;
 mod lifetime;
 mod metrics;
@@ -23,6 +24,12 @@ fn main() {
         && std::env::var_os(pinhole_sandbox::init::SYNC_FD_ENV).is_some()
     {
         pinhole_sandbox::init::main();
+    }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == helper::ROLE)
+    {
+        helper::main();
     }
     containerd_shim::run::<shim::PinholeShim>(shim::RUNTIME_ID, None);
 }

@@ -24,8 +24,8 @@ pub struct Container {
     pub execs: Mutex<HashMap<String, Arc<Process>>>,
     /// The container's cgroup.
     pub cgroup: Cgroup,
-    /// The handler policy it was created under (clamps its execs too).
-    pub policy: pinhole_sandbox::policy::Policy,
+    /// The handler policy file it was created under (clamps its execs too; None: built-in).
+    pub policy: Option<PathBuf>,
 }
 
 impl Container {

@@ -9,25 +9,13 @@ use containerd_shim::protos::protobuf::MessageField;
 use containerd_shim::protos::topics::TASK_CREATE_EVENT_TOPIC;
 use containerd_shim::protos::ttrpc;
 use pinhole_sandbox::cgroups::Cgroup;
-use pinhole_sandbox::container::{self, CreateOptions, Stdio};
-use pinhole_sandbox::policy::Policy;
+use pinhole_sandbox::container::{self, Stdio};
 
 use super::container::Container;
 use super::process::{IoPaths, Process};
 use super::{errors, options, rootfs, Service};
+use crate::helper::{self, Reply, Request};
 use crate::io::{ChildStdio, ProcessIo};
-
-/// The handler policy named by the request's options, or pinhole's built-in default: every
-/// container gets a ceiling, whatever its spec says.
-pub(super) fn policy_for(
-    req_options: Option<&containerd_shim::protos::protobuf::well_known_types::any::Any>,
-) -> ttrpc::Result<Policy> {
-    match options::config_path(req_options).map_err(errors::invalid_argument)? {
-        Some(path) => Policy::load(std::path::Path::new(&path))
-            .map_err(|e| errors::invalid_argument(format!("policy: {e}"))),
-        None => Ok(Policy::builtin_default()),
-    }
-}
 
 /// Opens a process's IO. Without a terminal: pipes and copiers now, and the child ends as
 /// the process's stdio. With a terminal the sandbox creates the pty inside the container
@@ -52,15 +40,6 @@ pub(super) fn open_io(paths: &IoPaths) -> std::io::Result<(Option<ProcessIo>, St
     }
     let (io, child) = ProcessIo::open(&paths.stdin, &paths.stdout, &paths.stderr, false)?;
     Ok((Some(io), stdio(child)))
-}
-
-/// Whether the bundle's config.json asks for a user namespace.
-fn spec_has_user_namespace(bundle: &std::path::Path) -> bool {
-    std::fs::read(bundle.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["linux"]["namespaces"].as_array().cloned())
-        .is_some_and(|ns| ns.iter().any(|n| n["type"] == "user"))
 }
 
 /// Converts the IO module's child ends into the sandbox library's stdio.
@@ -101,22 +80,10 @@ impl Service {
                 "task {id:?}: restore from checkpoint is not supported by pinhole"
             )));
         }
-        let policy = policy_for(req.options.as_ref())?;
+        let policy = options::config_path(req.options.as_ref())
+            .map_err(errors::invalid_argument)?
+            .map(PathBuf::from);
         let bundle = PathBuf::from(&req.bundle);
-        if policy.forces_user_namespace() || spec_has_user_namespace(&bundle) {
-            // The init sets the rootfs up as the container's (unprivileged) root, which must be
-            // able to traverse the bundle; containerd creates it 0700 (containerd 1.7 does the
-            // same chmod for user-namespaced pods). Only traversal is granted, not listing.
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&bundle, std::fs::Permissions::from_mode(0o711)).map_err(
-                |e| {
-                    errors::internal(format!(
-                        "task {id:?}: chmod bundle {}: {e}",
-                        bundle.display()
-                    ))
-                },
-            )?;
-        }
         rootfs::validate(&req.rootfs)
             .map_err(|e| errors::invalid_argument(format!("task {id:?}: {e}")))?;
         let root = self.root()?;
@@ -136,27 +103,50 @@ impl Service {
         };
         let (io, child) = open_io(&paths)
             .map_err(|e| unmount(errors::internal(format!("task {id:?}: open io: {e}"))))?;
-        let opts = CreateOptions {
-            stdio: child,
+        let request = Request::Create {
+            root: root.dir().to_path_buf(),
+            id: id.clone(),
+            bundle: bundle.clone(),
+            policy: policy.clone(),
             console: paths.terminal,
-            policy: Some(policy.clone()),
-            ..Default::default()
         };
-        let created = container::create(&root, &id, &bundle, opts)
-            .map_err(|e| unmount(errors::from_sandbox(&format!("create task {id:?}"), e)))?;
-        let state = created.state;
-        let io = match (io, created.console) {
-            (Some(io), _) => io,
-            (None, Some(master)) => ProcessIo::open_console(&paths.stdin, &paths.stdout, master)
-                .map_err(|e| errors::internal(format!("task {id:?}: attach terminal: {e}")))?,
-            (None, None) => {
-                return Err(errors::internal(format!(
-                    "task {id:?}: no terminal came back"
+        let (pid, cgroup_path, console) = match helper::run(&request, child) {
+            Ok((
+                Reply::Done {
+                    pid,
+                    cgroup_path: Some(cgroup_path),
+                    ..
+                },
+                console,
+            )) => (pid, cgroup_path, console),
+            failed => {
+                return Err(unmount(errors::from_helper(
+                    &format!("create task {id:?}"),
+                    failed,
                 )))
             }
         };
-        let cgroup = Cgroup::new(Some(&state.cgroup_path), &id)
-            .map_err(|e| unmount(errors::internal(format!("task {id:?}: cgroup: {e}"))))?;
+        // From here on a failure must also remove the container just created.
+        let undo = |e| {
+            let _ = container::delete(&root, &id, true);
+            unmount(e)
+        };
+        let io = match (io, console) {
+            (Some(io), _) => io,
+            (None, Some(master)) => ProcessIo::open_console(&paths.stdin, &paths.stdout, master)
+                .map_err(|e| {
+                    undo(errors::internal(format!(
+                        "task {id:?}: attach terminal: {e}"
+                    )))
+                })?,
+            (None, None) => {
+                return Err(undo(errors::internal(format!(
+                    "task {id:?}: no terminal came back"
+                ))))
+            }
+        };
+        let cgroup = Cgroup::new(Some(&cgroup_path), &id)
+            .map_err(|e| undo(errors::internal(format!("task {id:?}: cgroup: {e}"))))?;
         let init = Arc::new(Process::new("", paths.clone(), None));
         init.lock().io = Some(Arc::new(io));
         let c = Arc::new(Container {
@@ -169,7 +159,7 @@ impl Service {
             policy,
         });
         self.lock().insert(id.clone(), c.clone());
-        self.exits.claim(state.pid, &c, &init, &self.events);
+        self.exits.claim(pid, &c, &init, &self.events);
         super::oom::watch(&c, &self.events);
 
         let mut ev = TaskCreate::new();
@@ -182,11 +172,11 @@ impl Service {
         tio.stderr = paths.stderr;
         tio.terminal = paths.terminal;
         ev.io = MessageField::some(tio);
-        ev.pid = state.pid as u32;
+        ev.pid = pid as u32;
         self.events.send(TASK_CREATE_EVENT_TOPIC, ev);
 
         let mut resp = CreateTaskResponse::new();
-        resp.pid = state.pid as u32;
+        resp.pid = pid as u32;
         Ok(resp)
     }
 }

@@ -50,3 +50,25 @@ pub fn from_sandbox(context: &str, e: pinhole_sandbox::container::Error) -> ttrp
         _ => internal(msg),
     }
 }
+
+/// Maps a setup helper's failure (or a failure to talk to it) to a ttrpc error.
+pub fn from_helper(
+    context: &str,
+    r: Result<(crate::helper::Reply, Option<std::os::fd::OwnedFd>), String>,
+) -> ttrpc::Error {
+    use crate::helper::{Kind, Reply};
+    match r {
+        Ok((Reply::Failed { kind, message }, _)) => {
+            let msg = format!("{context}: {message}");
+            match kind {
+                Kind::NotFound => not_found(msg),
+                Kind::Exists => already_exists(msg),
+                Kind::Precondition => failed_precondition(msg),
+                Kind::Invalid => invalid_argument(msg),
+                Kind::Internal => internal(msg),
+            }
+        }
+        Ok((Reply::Done { .. }, _)) => internal(format!("{context}: unexpected reply")),
+        Err(e) => internal(format!("{context}: {e}")),
+    }
+}

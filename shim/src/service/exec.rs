@@ -31,15 +31,15 @@ impl Service {
             errors::invalid_argument(format!("exec {:?}: missing process spec", req.exec_id))
         })?;
         let de = &mut serde_json::Deserializer::from_slice(&any.value);
-        let spec: oci_spec::runtime::Process =
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                errors::invalid_argument(format!(
-                    "exec {:?}: process spec: {}: {}",
-                    req.exec_id,
-                    e.path(),
-                    e.inner()
-                ))
-            })?;
+        // Checked here so a bad spec fails Exec, not Start; the setup helper parses it again.
+        let _: oci_spec::runtime::Process = serde_path_to_error::deserialize(de).map_err(|e| {
+            errors::invalid_argument(format!(
+                "exec {:?}: process spec: {}: {}",
+                req.exec_id,
+                e.path(),
+                e.inner()
+            ))
+        })?;
         let paths = IoPaths {
             stdin: req.stdin.clone(),
             stdout: req.stdout.clone(),
@@ -56,7 +56,7 @@ impl Service {
             }
             execs.insert(
                 req.exec_id.clone(),
-                Arc::new(Process::new(&req.exec_id, paths, Some(spec))),
+                Arc::new(Process::new(&req.exec_id, paths, Some(any.value.clone()))),
             );
         }
         let mut ev = TaskExecAdded::new();

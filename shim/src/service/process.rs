@@ -42,15 +42,15 @@ pub struct Process {
     pub exec_id: String,
     /// IO paths.
     pub paths: IoPaths,
-    /// OCI process of an exec (None for the init).
-    pub spec: Option<oci_spec::runtime::Process>,
+    /// OCI process of an exec, as JSON (None for the init).
+    pub spec: Option<Vec<u8>>,
     state: Mutex<ProcState>,
     exited: Condvar,
 }
 
 impl Process {
     /// A process that exists only on paper (created init or added exec).
-    pub fn new(exec_id: &str, paths: IoPaths, spec: Option<oci_spec::runtime::Process>) -> Process {
+    pub fn new(exec_id: &str, paths: IoPaths, spec: Option<Vec<u8>>) -> Process {
         Process {
             exec_id: exec_id.to_string(),
             paths,

@@ -6,10 +6,11 @@ use containerd_shim::api::{StartRequest, StartResponse, Status};
 use containerd_shim::protos::events::task::{TaskExecStarted, TaskStart};
 use containerd_shim::protos::topics::{TASK_EXEC_STARTED_EVENT_TOPIC, TASK_START_EVENT_TOPIC};
 use containerd_shim::protos::ttrpc;
-use pinhole_sandbox::container::{self, ExecOptions};
+use pinhole_sandbox::container;
 
 use super::create::open_io;
 use super::{errors, Service};
+use crate::helper::{self, Reply, Request};
 use crate::io::ProcessIo;
 
 impl Service {
@@ -59,14 +60,16 @@ impl Service {
         let (io, child) = open_io(paths)
             .map_err(|e| errors::internal(format!("exec {:?}: open io: {e}", req.exec_id)))?;
         p.lock().io = io.map(Arc::new);
-        let opts = ExecOptions {
-            stdio: child,
+        let request = Request::Exec {
+            root: root.dir().to_path_buf(),
+            id: req.id.clone(),
+            process: spec,
+            policy: c.policy.clone(),
             console: paths.terminal,
-            policy: Some(c.policy.clone()),
         };
-        let pid = match container::exec(&root, &req.id, spec, opts) {
-            Ok(execed) => {
-                if let Some(master) = execed.console {
+        let pid = match helper::run(&request, child) {
+            Ok((Reply::Done { pid, .. }, console)) => {
+                if let Some(master) = console {
                     let io = ProcessIo::open_console(&paths.stdin, &paths.stdout, master).map_err(
                         |e| {
                             errors::internal(format!(
@@ -77,16 +80,16 @@ impl Service {
                     )?;
                     p.lock().io = Some(Arc::new(io));
                 }
-                execed.pid
+                pid
             }
-            Err(e) => {
+            failed => {
                 p.lock().io = None;
                 // The exec never ran: release its waiters (containerd kills and waits for a
                 // process whose start failed before deleting it) with a failure status.
                 p.set_exited(128);
-                return Err(errors::from_sandbox(
+                return Err(errors::from_helper(
                     &format!("start exec {:?} in task {:?}", req.exec_id, req.id),
-                    e,
+                    failed,
                 ));
             }
         };
