@@ -74,13 +74,14 @@ build_pinhole_release() {
 # build_shim_release: the shim as shipped, a static PIE (no libc.so/ld.so mappings: about
 # 1 MiB less resident memory per shim, and one shim runs per pod) optimised for size (its
 # resident text is most of its memory: 5.5 -> 5.0 MiB); sets SHIM_BIN.
+# The pinhole binary (the shim's setup helper) is built beside it.
 # --target keeps crt-static away from build scripts and proc macros.
 build_shim_release() {
   local target
   target=$(rustc -vV | sed -n 's/^host: //p')
   log "cargo build --release -p containerd-shim-pinhole --target $target (crt-static)"
   (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
-    cargo build --release -p containerd-shim-pinhole --target "$target") || return
+    cargo build --release -p containerd-shim-pinhole -p pinhole-sandbox --target "$target") || return
   SHIM_BIN=$TARGET_DIR/$target/release/containerd-shim-pinhole-v2
   [ -x "$SHIM_BIN" ] || die "build succeeded but $SHIM_BIN is missing"
 }

@@ -15,7 +15,8 @@ usage: $(basename "$0") [DIR]
   io.containerd.pinhole.v2. DIR defaults to a new \$(mktemp -d /tmp/phc-XXXXXX); keep it short
   (unix socket paths are capped at 108 bytes). Prints the ctr command line to use.
   Stop with: $HERE/stop.sh DIR; clean up with: $HERE/cleanup.sh DIR [--purge]
-  env: SHIM_BIN   shim to install (with install(1): new inode) as DIR/bin/containerd-shim-pinhole-v2
+  env: SHIM_BIN   shim to install (with install(1): new inode) as DIR/bin/containerd-shim-pinhole-v2,
+                  with the pinhole binary next to it (PINHOLE_BIN, default: SHIM_BIN's directory)
                   (default: $TARGET_DIR/debug/containerd-shim-pinhole-v2 if it exists;
                   SHIM_BIN=none installs nothing)
        CRI=1      enable the CRI plugin (default 0: disabled); handlers runc, pinhole, pinhole-strict.
@@ -73,6 +74,10 @@ if [ "$SHIM_BIN" != none ]; then
   if [ -f "$SHIM_BIN" ]; then
     # install(1) replaces the file (new inode): no ETXTBSY while an old shim still runs
     install -m 755 "$SHIM_BIN" "$DIR/bin/containerd-shim-pinhole-v2"
+    # the shim has containers built by the pinhole binary installed next to it
+    PINHOLE_BIN=${PINHOLE_BIN:-$(dirname "$SHIM_BIN")/pinhole}
+    [ -f "$PINHOLE_BIN" ] || die "no pinhole binary at $PINHOLE_BIN (the shim needs it next to itself)"
+    install -m 755 "$PINHOLE_BIN" "$DIR/bin/pinhole"
   else
     warn "no shim at $SHIM_BIN (cargo build -p containerd-shim-pinhole): runtime io.containerd.pinhole.v2 will not work"
   fi

@@ -15,5 +15,6 @@ pub mod policy;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfexe;
+pub mod setup;
 pub mod spec;
 pub mod sync;

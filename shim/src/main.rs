@@ -6,7 +6,6 @@
 //! ceiling.
 
 mod group;
-mod helper;
 mod io;
 mod lifetime;
 mod metrics;
@@ -18,18 +17,5 @@ fn main() {
     // glibc's per-thread arenas would each keep their own heap resident.
     // SAFETY: mallopt with a valid parameter, before any other thread exists.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
-    // Container processes are re-execs of this binary in the sandbox's init role: the shim
-    // is multithreaded, so container setup never happens in a fork of it.
-    if std::env::args_os().nth(1).is_some_and(|a| a == "init")
-        && std::env::var_os(pinhole_sandbox::init::SYNC_FD_ENV).is_some()
-    {
-        pinhole_sandbox::init::main();
-    }
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == helper::ROLE)
-    {
-        helper::main();
-    }
     containerd_shim::run::<shim::PinholeShim>(shim::RUNTIME_ID, None);
 }

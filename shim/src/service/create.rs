@@ -14,8 +14,8 @@ use pinhole_sandbox::container::{self, Stdio};
 use super::container::Container;
 use super::process::{IoPaths, Process};
 use super::{errors, options, rootfs, Service};
-use crate::helper::{self, Reply, Request};
 use crate::io::{ChildStdio, ProcessIo};
+use pinhole_sandbox::setup::{self, Reply, Request};
 
 /// Opens a process's IO. Without a terminal: pipes and copiers now, and the child ends as
 /// the process's stdio. With a terminal the sandbox creates the pty inside the container
@@ -110,7 +110,7 @@ impl Service {
             policy: policy.clone(),
             console: paths.terminal,
         };
-        let (pid, cgroup_path, console) = match helper::run(&request, child) {
+        let (pid, cgroup_path, console) = match setup::run(&self.pinhole()?, &request, child) {
             Ok((
                 Reply::Done {
                     pid,

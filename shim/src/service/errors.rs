@@ -54,9 +54,9 @@ pub fn from_sandbox(context: &str, e: pinhole_sandbox::container::Error) -> ttrp
 /// Maps a setup helper's failure (or a failure to talk to it) to a ttrpc error.
 pub fn from_helper(
     context: &str,
-    r: Result<(crate::helper::Reply, Option<std::os::fd::OwnedFd>), String>,
+    r: Result<(pinhole_sandbox::setup::Reply, Option<std::os::fd::OwnedFd>), String>,
 ) -> ttrpc::Error {
-    use crate::helper::{Kind, Reply};
+    use pinhole_sandbox::setup::{Kind, Reply};
     match r {
         Ok((Reply::Failed { kind, message }, _)) => {
             let msg = format!("{context}: {message}");

@@ -98,6 +98,13 @@ impl Service {
         }
     }
 
+    /// The `pinhole` binary that builds containers for us (installed next to the shim).
+    fn pinhole(&self) -> ttrpc::Result<std::path::PathBuf> {
+        let exe = std::fs::read_link("/proc/self/exe")
+            .map_err(|e| errors::internal(format!("readlink /proc/self/exe: {e}")))?;
+        pinhole_sandbox::setup::sibling_binary(&exe).map_err(errors::internal)
+    }
+
     fn root(&self) -> ttrpc::Result<Root> {
         Root::new(&self.root_dir).map_err(|e| errors::internal(e.to_string()))
     }

@@ -10,8 +10,8 @@ use pinhole_sandbox::container;
 
 use super::create::open_io;
 use super::{errors, Service};
-use crate::helper::{self, Reply, Request};
 use crate::io::ProcessIo;
+use pinhole_sandbox::setup::{self, Reply, Request};
 
 impl Service {
     pub(super) fn do_start(&self, req: StartRequest) -> ttrpc::Result<StartResponse> {
@@ -67,7 +67,7 @@ impl Service {
             policy: c.policy.clone(),
             console: paths.terminal,
         };
-        let pid = match helper::run(&request, child) {
+        let pid = match setup::run(&self.pinhole()?, &request, child) {
             Ok((Reply::Done { pid, .. }, console)) => {
                 if let Some(master) = console {
                     let io = ProcessIo::open_console(&paths.stdin, &paths.stdout, master).map_err(

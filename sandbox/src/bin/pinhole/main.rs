@@ -118,6 +118,13 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "init") {
         pinhole_sandbox::init::main();
     }
+    // The containerd shim's setup helper role (see pinhole_sandbox::setup).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == pinhole_sandbox::setup::ROLE)
+    {
+        pinhole_sandbox::setup::main();
+    }
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),

@@ -1,22 +1,40 @@
-//! Container setup in a short-lived helper process.
+//! Container setup as a service of the `pinhole` binary, for the containerd shim.
 //!
 //! The shim stays up for the whole life of a pod, so what it runs stays resident. Building a
 //! container (parsing the spec, loading the handler policy, compiling seccomp, the cgroup and
-//! user-namespace preparation) runs in a re-exec of this binary instead, like runc's shim
-//! calling runc: the helper gets the container's stdio as its own 0/1/2 and a socket as fd 3,
-//! builds the container with the sandbox library, reports the pid (and the terminal's pty
-//! master) back and exits. Its children (the container init) are reparented to the shim,
-//! which is their subreaper.
+//! user-namespace preparation) runs in a short-lived `pinhole` process instead, like runc's
+//! shim calling runc: the helper gets the container's stdio as its own 0/1/2 and a socket as
+//! fd 3, builds the container, reports the pid (and the terminal's pty master) back and exits.
+//! Its children (the container init) are reparented to the shim, their subreaper. The shim
+//! binary then links none of that code.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use pinhole_sandbox::container::{self, CreateOptions, ExecOptions, Root, Stdio};
-use pinhole_sandbox::policy::Policy;
-use pinhole_sandbox::sync::Channel;
+use crate::container::{self, CreateOptions, ExecOptions, Root, Stdio};
+use crate::policy::Policy;
+use crate::sync::Channel;
 use serde::{Deserialize, Serialize};
+
+/// The `pinhole` binary next to `exe` (how the shim finds its helper: both are installed
+/// in one directory).
+pub fn sibling_binary(exe: &std::path::Path) -> Result<PathBuf, String> {
+    let dir = exe
+        .parent()
+        .ok_or_else(|| format!("{}: no directory", exe.display()))?;
+    let bin = dir.join("pinhole");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} not found: install the pinhole binary next to {}",
+            bin.display(),
+            exe.display()
+        ))
+    }
+}
 
 /// argv[1] of the helper role.
 pub const ROLE: &str = "pinhole-setup-helper";
@@ -108,10 +126,14 @@ fn kind_of(e: &container::Error) -> Kind {
 
 /// Runs `req` in a helper process with `stdio` as its (and so the container process's)
 /// standard streams. Returns the reply and the pty master, if any.
-pub fn run(req: &Request, stdio: Stdio) -> Result<(Reply, Option<OwnedFd>), String> {
+pub fn run(
+    pinhole: &std::path::Path,
+    req: &Request,
+    stdio: Stdio,
+) -> Result<(Reply, Option<OwnedFd>), String> {
     let (mut ours, theirs) = Channel::pair().map_err(|e| format!("helper socketpair: {e}"))?;
     let theirs_fd = theirs.raw_fd();
-    let mut cmd = Command::new("/proc/self/exe");
+    let mut cmd = Command::new(pinhole);
     cmd.arg0("pinhole-setup").arg(ROLE).env_clear();
     let null = || {
         std::fs::File::options()
@@ -146,7 +168,7 @@ pub fn run(req: &Request, stdio: Stdio) -> Result<(Reply, Option<OwnedFd>), Stri
     // The child is reaped by the shim's reaper; its exit status is not needed (the reply is).
     let _child = cmd
         .spawn()
-        .map_err(|e| format!("start setup helper: {e}"))?;
+        .map_err(|e| format!("start setup helper {}: {e}", pinhole.display()))?;
     drop(theirs);
     drop(cmd);
     ours.send(req).map_err(|e| format!("setup helper: {e}"))?;
