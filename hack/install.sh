@@ -370,15 +370,14 @@ install_binaries() {
       if [ ! -f "$f" ] || [ ! -x "$f" ]; then die "--bin-dir $BIN_DIR has no executable $(basename "$f")"; fi
     done
   elif dry; then
-    say "would build the release shim (static PIE) and the release pinhole CLI"
+    say "would build the release shim and the pinhole binary it uses (hack/lib.sh build_shim_release)"
     shim="(built) $SHIM_NAME"
     cli="(built) $CLI_NAME"
   else
     ensure_cargo
     build_shim_release || die "building the shim failed"
-    build_pinhole_release || die "building the pinhole CLI failed"
     shim=$SHIM_BIN
-    cli=$PINHOLE_BIN
+    cli=$(dirname "$SHIM_BIN")/pinhole
   fi
   if dry; then
     say "would install $shim and $cli into $BIN_DEST"
