@@ -152,19 +152,7 @@ pub fn run(
     cmd.stdin(or_null(stdio.stdin)?)
         .stdout(or_null(stdio.stdout)?)
         .stderr(or_null(stdio.stderr)?);
-    // SAFETY: between fork and exec only dup2/fcntl, which are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            if theirs_fd == HELPER_FD {
-                if libc::fcntl(HELPER_FD, libc::F_SETFD, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if libc::dup2(theirs_fd, HELPER_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::sync::pass_fd(&mut cmd, theirs_fd, HELPER_FD);
     // The child is reaped by the shim's reaper; its exit status is not needed (the reply is).
     let _child = cmd
         .spawn()

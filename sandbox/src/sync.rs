@@ -45,6 +45,25 @@ pub enum ToInit {
     SetupDone,
 }
 
+/// Makes `fd` (close-on-exec in the parent) appear as fd `target` in the child `cmd` starts.
+pub fn pass_fd(cmd: &mut std::process::Command, fd: RawFd, target: RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (dup2, fcntl) on fds that are open in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == target {
+                if libc::fcntl(target, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, target) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// One end of the channel.
 #[derive(Debug)]
 pub struct Channel {

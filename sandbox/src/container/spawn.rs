@@ -69,20 +69,7 @@ pub(crate) fn spawn_init(cfg: &InitConfig, stdio: Stdio) -> Result<Spawned, Erro
     if let Some(fd) = stdio.stderr {
         cmd.stderr(fd);
     }
-    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // functions (dup2, fcntl) on fds that are open in the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            if theirs_fd == CHILD_SYNC_FD {
-                if libc::fcntl(CHILD_SYNC_FD, libc::F_SETFD, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if libc::dup2(theirs_fd, CHILD_SYNC_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::sync::pass_fd(&mut cmd, theirs_fd, CHILD_SYNC_FD);
     let child = cmd
         .spawn()
         .map_err(|e| Error::Other(format!("start init process: {e}")))?;
