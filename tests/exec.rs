@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::fs;
-use std::time::Duration;
 
 /// Creates and starts a `sleep 30` container with NNP, the seccomp allowlist, capabilities
 /// {CHOWN, NET_BIND_SERVICE} and hostname "exec-host"; returns its init pid.
@@ -18,18 +17,7 @@ fn running(c: &mut Ctr) -> i32 {
         &mut c.spec,
         &CapSets::uniform(&["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]),
     );
-    c.args(&["/bin/sleep", "30"]);
-    let pid = c.create_ok();
-    c.start_ok();
-    c.wait_status("running", Duration::from_secs(5));
-    assert!(
-        wait_until(Duration::from_secs(5), || proc_cmdline(pid)
-            .first()
-            .is_some_and(|a| a.ends_with("sleep"))),
-        "init did not exec sleep: {:?}",
-        proc_cmdline(pid)
-    );
-    pid
+    c.start_sleeping()
 }
 
 #[test]

@@ -9,7 +9,6 @@ use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::time::Duration;
 
 #[test]
 fn workload_is_pid_1() {
@@ -220,17 +219,7 @@ fn user_namespace_root_inside() {
 fn user_namespace_unprivileged_on_host() {
     let mut c = Ctr::new("userns-out");
     userns_spec(&mut c);
-    c.args(&["/bin/sleep", "30"]);
-    let pid = c.create_ok();
-    c.start_ok();
-    c.wait_status("running", Duration::from_secs(5));
-    assert!(
-        wait_until(Duration::from_secs(5), || proc_cmdline(pid)
-            .first()
-            .is_some_and(|a| a.ends_with("sleep"))),
-        "init did not exec sleep: {:?}",
-        proc_cmdline(pid)
-    );
+    let pid = c.start_sleeping();
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let ids = |k: &str| -> Vec<String> {
         status_field(&status, k)
@@ -288,10 +277,7 @@ fn symlink_escape_mount_target_refused() {
 #[test]
 fn joins_existing_namespaces_by_path() {
     let mut a = Ctr::new("ns-owner");
-    a.args(&["/bin/sleep", "30"]);
-    let pid = a.create_ok();
-    a.start_ok();
-    a.wait_status("running", Duration::from_secs(5));
+    let pid = a.start_sleeping();
     let mut b = Ctr::new("ns-joiner");
     for ns in ["network", "ipc"] {
         let path = format!(

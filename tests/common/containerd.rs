@@ -38,6 +38,10 @@ use std::sync::{mpsc, Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+#[path = "util.rs"]
+mod util;
+pub use util::*;
+
 /// containerd namespace of every test container (ctr's default cgroup: `/<NS>/<id>`).
 pub const NS: &str = "pinhole-test";
 /// The runtime under test unless `PINHOLE_TEST_RUNTIME` says otherwise.
@@ -53,21 +57,6 @@ pub const CHECKED_CONTROLLERS: [&str; 2] = ["memory", "pids"];
 
 // ---------------------------------------------------------------------------------------------
 // paths and binaries
-
-/// Repository root (parent of the `tests` crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests crate has a parent directory")
-        .to_path_buf()
-}
-
-/// `<target>/debug` (or `release`) of this test executable (`<target>/<profile>/deps/<exe>`).
-fn profile_dir() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let deps = exe.parent()?;
-    (deps.file_name()? == "deps").then(|| deps.parent().map(Path::to_path_buf))?
-}
 
 /// Cargo's target dir of this test executable, else `<repo>/target`.
 pub fn target_dir() -> PathBuf {
@@ -125,30 +114,6 @@ pub fn shim_bin() -> Result<PathBuf, String> {
              `cargo build -p containerd-shim-pinhole` (or point PINHOLE_SHIM at it)",
             p.display()
         ))
-    }
-}
-
-/// A name unique across tests and test binaries: `<name>-<pid>-<n>`.
-pub fn unique_id(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Polls `f` every 50 ms until it returns true or `timeout` passes; returns the last result.
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        sleep(Duration::from_millis(50));
     }
 }
 
@@ -259,40 +224,6 @@ fn wait_child(child: &mut Child, timeout: Duration) -> Option<i32> {
         }
         sleep(Duration::from_millis(20));
     }
-}
-
-/// `/proc/PID/cmdline` as arguments (empty if gone).
-pub fn proc_cmdline(pid: i32) -> Vec<String> {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|c| *c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// (state, ppid, starttime) from `/proc/PID/stat`.
-fn proc_stat(pid: i32) -> Option<(char, i32, u64)> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some((
-        f.first()?.chars().next()?,
-        f.get(1)?.parse().ok()?,
-        f.get(19)?.parse().ok()?,
-    ))
-}
-
-/// Start time of PID (to recognise it later despite PID reuse).
-pub fn proc_start_time(pid: i32) -> Option<u64> {
-    proc_stat(pid).map(|s| s.2)
-}
-
-/// Whether the process `pid` started at `start` still exists and is not a zombie.
-pub fn proc_alive(pid: i32, start: u64) -> bool {
-    matches!(proc_stat(pid), Some((st, _, t)) if t == start && st != 'Z' && st != 'X')
 }
 
 /// Every pid in /proc.

@@ -22,10 +22,12 @@ use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+
+mod util;
+pub use util::*;
 
 /// Upper bound for a single pinhole invocation (tests should take well under this).
 pub const TIMEOUT: Duration = Duration::from_secs(15);
@@ -40,22 +42,6 @@ pub const MARK_VAR: &str = "PINHOLE_TEST_MARK";
 /// The broad seccomp allowlist (an OCI `LinuxSeccomp` object), also usable by the benches as
 /// `SECCOMP_JSON=tests/common/seccomp-allowlist.json`.
 pub const SECCOMP_ALLOWLIST_JSON: &str = include_str!("seccomp-allowlist.json");
-
-/// Repository root (parent of the `tests` crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests crate has a parent directory")
-        .to_path_buf()
-}
-
-/// The profile directory this test executable was built into (`<target>/debug` for
-/// `<target>/debug/deps/<test>-<hash>`), so a custom `CARGO_TARGET_DIR` or `--release` is followed.
-fn profile_dir() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let deps = exe.parent()?;
-    (deps.file_name()? == "deps").then(|| deps.parent().map(Path::to_path_buf))?
-}
 
 /// The pinhole binary under test: `$PINHOLE_BIN`, else `pinhole` next to this test's build
 /// profile (`<target>/debug/pinhole`), else `<repo>/target/debug/pinhole`.
@@ -109,16 +95,6 @@ pub fn require_root() {
     if unsafe { libc::geteuid() } != 0 {
         panic!("the pinhole integration tests must run as root");
     }
-}
-
-/// A container id unique across tests and test binaries: `<name>-<pid>-<n>`.
-pub fn unique_id(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -674,6 +650,23 @@ impl Ctr {
         assert_eq!(st["status"], "created", "state after create: {st}");
         self.init_pid().expect("state after create has a pid > 0")
     }
+    /// Creates and starts the container as `sleep 30` and waits until its init has exec'ed
+    /// `sleep`; returns the init pid.
+    #[track_caller]
+    pub fn start_sleeping(&mut self) -> i32 {
+        self.args(&["/bin/sleep", "30"]);
+        let pid = self.create_ok();
+        self.start_ok();
+        self.wait_status("running", Duration::from_secs(5));
+        assert!(
+            wait_until(Duration::from_secs(5), || proc_cmdline(pid)
+                .first()
+                .is_some_and(|a| a.ends_with("sleep"))),
+            "init did not exec sleep: {:?}",
+            proc_cmdline(pid)
+        );
+        pid
+    }
     /// `start ID` that must succeed.
     #[track_caller]
     pub fn start_ok(&self) {
@@ -900,24 +893,6 @@ pub fn rmdir_tree(p: &Path) -> std::io::Result<()> {
 // ------------------------------------------------------------------------------------------------
 // /proc helpers
 
-/// Start time (field 22 of /proc/PID/stat) and state letter of a process.
-fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some((f.first()?.chars().next()?, f.get(19)?.parse().ok()?))
-}
-
-/// Start time of a live process (None if it does not exist).
-pub fn proc_start_time(pid: i32) -> Option<u64> {
-    proc_stat(pid).map(|(_, t)| t)
-}
-
-/// Whether `pid` is still the same (start time `start`), non-zombie process.
-pub fn proc_alive(pid: i32, start: u64) -> bool {
-    matches!(proc_stat(pid), Some((st, t)) if t == start && st != 'Z' && st != 'X')
-}
-
 /// Pids of live processes whose environment carries `PINHOLE_TEST_MARK=<id>`.
 pub fn marked_pids(id: &str) -> Vec<i32> {
     let want = format!("{MARK_VAR}={id}");
@@ -942,30 +917,4 @@ pub fn marked_pids(id: &str) -> Vec<i32> {
         }
     }
     v
-}
-
-/// `/proc/PID/cmdline` split at NULs.
-pub fn proc_cmdline(pid: i32) -> Vec<String> {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|c| *c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Polls `f` every 20 ms until it returns true; false after `timeout`.
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        sleep(Duration::from_millis(20));
-    }
 }

@@ -1,0 +1,84 @@
+//! Helpers shared by every test harness: paths, unique ids, polling, /proc.
+//!
+//! Included by `common/mod.rs` (CLI tests) and by `common/containerd.rs` (containerd and CRI
+//! tests), which test binaries include separately.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// Repository root (parent of the `tests` crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate has a parent directory")
+        .to_path_buf()
+}
+
+/// The profile directory this test executable was built into (`<target>/debug` for
+/// `<target>/debug/deps/<test>-<hash>`), so a custom `CARGO_TARGET_DIR` or `--release` is followed.
+pub fn profile_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    (deps.file_name()? == "deps").then(|| deps.parent().map(Path::to_path_buf))?
+}
+
+/// A name unique across tests and test binaries: `<name>-<pid>-<n>`.
+pub fn unique_id(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Polls `f` every 20 ms until it returns true; false after `timeout`.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(20));
+    }
+}
+
+/// `/proc/PID/cmdline` as arguments (empty if gone).
+pub fn proc_cmdline(pid: i32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|c| *c == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// (state, ppid, starttime) from `/proc/PID/stat`.
+pub fn proc_stat(pid: i32) -> Option<(char, i32, u64)> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((
+        f.first()?.chars().next()?,
+        f.get(1)?.parse().ok()?,
+        f.get(19)?.parse().ok()?,
+    ))
+}
+
+/// Start time of PID (to recognise it later despite PID reuse); None if it does not exist.
+pub fn proc_start_time(pid: i32) -> Option<u64> {
+    proc_stat(pid).map(|s| s.2)
+}
+
+/// Whether the process `pid` started at `start` still exists and is not a zombie.
+pub fn proc_alive(pid: i32, start: u64) -> bool {
+    matches!(proc_stat(pid), Some((st, _, t)) if t == start && st != 'Z' && st != 'X')
+}
