@@ -219,20 +219,6 @@ fn serve(req: &Request) -> Result<Served, (Kind, String)> {
         } => {
             let policy = load(policy)?;
             let root = Root::new(root).map_err(fail)?;
-            if policy.forces_user_namespace() || spec_has_user_namespace(bundle) {
-                // The init sets the rootfs up as the container's (unprivileged) root, which
-                // must be able to traverse the bundle; containerd creates it 0700 (containerd
-                // 1.7 does the same chmod for user-namespaced pods). Traversal only.
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(bundle, std::fs::Permissions::from_mode(0o711)).map_err(
-                    |e| {
-                        (
-                            Kind::Internal,
-                            format!("chmod bundle {}: {e}", bundle.display()),
-                        )
-                    },
-                )?;
-            }
             let opts = CreateOptions {
                 console: *console,
                 policy: Some(policy),
@@ -265,13 +251,4 @@ fn serve(req: &Request) -> Result<Served, (Kind, String)> {
             Ok((execed.pid, None, execed.console))
         }
     }
-}
-
-/// Whether the bundle's config.json asks for a user namespace.
-fn spec_has_user_namespace(bundle: &std::path::Path) -> bool {
-    std::fs::read(bundle.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["linux"]["namespaces"].as_array().cloned())
-        .is_some_and(|ns| ns.iter().any(|n| n["type"] == "user"))
 }

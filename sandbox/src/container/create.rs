@@ -5,7 +5,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
-use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxResources, Spec};
+use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxNamespaceType, LinuxResources, Spec};
 
 use super::spawn::{self, Progress, Stdio};
 use super::state::{now_rfc3339, proc_stat, State, Status};
@@ -182,6 +182,14 @@ pub fn create(
         seccomp,
         cgroup_dirs: cgroup.dirs(),
     };
+    if cfg.creates_ns(LinuxNamespaceType::User) {
+        // The init sets the rootfs up as the container's root, an unprivileged host uid,
+        // which must be able to traverse the bundle; containerd creates bundles 0700
+        // (containerd 1.7 does the same chmod for user-namespaced pods). Traversal only.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&bundle.dir, fs::Permissions::from_mode(0o711))
+            .map_err(Error::io("chmod 0711 (user namespace)", &bundle.dir))?;
+    }
     let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;
     let mut progress = Progress::default();
     let result = spawn::handshake(&mut spawned, true, &mut progress, |pid, new_userns| {

@@ -179,11 +179,6 @@ impl Policy {
     pub fn capability_ceiling(&self) -> &caps::CapsHashSet {
         &self.ceiling
     }
-
-    /// Whether the policy puts every container in a user namespace.
-    pub fn forces_user_namespace(&self) -> bool {
-        self.user_base.is_some()
-    }
 }
 
 /// The embedded default allowlist, parsed.
