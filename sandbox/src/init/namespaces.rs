@@ -49,17 +49,11 @@ fn join_rank(typ: LinuxNamespaceType) -> u8 {
     }
 }
 
-/// Result of [`enter`] in the process that goes on.
-pub enum Entered {
-    /// This process is the container's init (or exec process).
-    Init,
-}
-
 /// Joins and creates namespaces; forks into a new or joined PID namespace.
 ///
 /// Returns only in the process that becomes the container process; a forking first stage
 /// reports the child's pid on `sync` and exits.
-pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError> {
+pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
     // Open every path first, while the host's /proc and paths are still what we see.
     let mut joins: Vec<(&NsEntry, File)> = Vec::new();
     for ns in &cfg.namespaces {
@@ -183,7 +177,7 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<Entered, InitError>
         })
         .map_err(|e| InitError::msg(format!("sync: {e}")))?;
     }
-    Ok(Entered::Init)
+    Ok(())
 }
 
 /// The user namespace owning the namespace `ns`, if it is not our own (`NS_GET_USERNS`).
