@@ -37,15 +37,7 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 ///
 /// Drop it right after the child was spawned: while the shim holds these fds, the output pipes
 /// never reach end of stream.
-#[derive(Debug)]
-pub struct ChildStdio {
-    /// The child's stdin: pipe read end, pty slave, or `/dev/null` if not connected.
-    pub stdin: Option<OwnedFd>,
-    /// The child's stdout: pipe write end, pty slave, or `/dev/null` if not connected.
-    pub stdout: Option<OwnedFd>,
-    /// The child's stderr: pipe write end, pty slave, or `/dev/null` if not connected.
-    pub stderr: Option<OwnedFd>,
-}
+pub type ChildStdio = pinhole_sandbox::container::Stdio;
 
 /// The shim side of a process's IO; keep it as long as the process (and call
 /// [`ProcessIo::drain`] after it exited).

@@ -14,7 +14,7 @@ use pinhole_sandbox::container::{self, Stdio};
 use super::container::Container;
 use super::process::{IoPaths, Process};
 use super::{errors, options, rootfs, Service};
-use crate::io::{ChildStdio, ProcessIo};
+use crate::io::ProcessIo;
 use pinhole_sandbox::setup::{self, Reply, Request};
 
 /// Opens a process's IO. Without a terminal: pipes and copiers now, and the child ends as
@@ -39,16 +39,7 @@ pub(super) fn open_io(paths: &IoPaths) -> std::io::Result<(Option<ProcessIo>, St
         ));
     }
     let (io, child) = ProcessIo::open(&paths.stdin, &paths.stdout, &paths.stderr, false)?;
-    Ok((Some(io), stdio(child)))
-}
-
-/// Converts the IO module's child ends into the sandbox library's stdio.
-fn stdio(child: ChildStdio) -> Stdio {
-    Stdio {
-        stdin: child.stdin,
-        stdout: child.stdout,
-        stderr: child.stderr,
-    }
+    Ok((Some(io), child))
 }
 
 impl Service {
