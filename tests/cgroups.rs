@@ -152,6 +152,7 @@ impl Drop for CgGuard {
                 .lines()
             {
                 if let Ok(pid) = pid.trim().parse::<i32>() {
+                    // SAFETY: kill(2) takes plain integers; no memory is involved.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }

@@ -146,6 +146,7 @@ fn no_fd_leak_into_container() {
     c.write_spec();
     let args = c.run_args();
     let mut cmd = c.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    // SAFETY: the closure only calls async-signal-safe functions (setsid, ioctl, dup2) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             // dup2 clears FD_CLOEXEC: fd 7 is inherited by pinhole

@@ -382,6 +382,7 @@ fn shim_sigkill_then_rm_cleans_up() {
     let shim = c.shim_pid().expect("shim of the container");
     let start = containerd::proc_start_time(shim).unwrap();
     c.expect_socket_removed.set(false); // a SIGKILLed shim cannot remove its socket
+                                        // SAFETY: kill(2) takes plain integers; no memory is involved.
     unsafe { libc::kill(shim, libc::SIGKILL) };
     assert!(wait_until(SECS5, || !containerd::proc_alive(shim, start)));
 

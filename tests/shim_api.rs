@@ -473,6 +473,7 @@ impl Drop for Shim {
             eprintln!("shim log of {}:\n{}", self.id, self.log_text());
         }
         if self.alive() {
+            // SAFETY: kill(2) takes plain integers; no memory is involved.
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
             wait_until(SETTLE, || !self.alive());
         }
@@ -514,6 +515,7 @@ impl Drop for Shim {
             mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
             for m in &mounts {
                 if let Ok(c) = CString::new(m.as_bytes()) {
+                    // SAFETY: c is a NUL-terminated path; umount2 does not keep the pointer.
                     unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
                 }
             }
@@ -543,6 +545,7 @@ impl ShimLog {
     /// Creates the FIFO and opens it read-write (never blocks, never sees EOF), as containerd.
     fn open(path: &Path) -> ShimLog {
         let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: c is a NUL-terminated path; mkfifo does not keep the pointer.
         let r = unsafe { libc::mkfifo(c.as_ptr(), 0o700) };
         assert_eq!(
             r,
@@ -551,6 +554,7 @@ impl ShimLog {
             path.display(),
             std::io::Error::last_os_error()
         );
+        // SAFETY: c is a NUL-terminated path; open does not keep the pointer.
         let fd = unsafe {
             libc::open(
                 c.as_ptr(),
@@ -563,6 +567,7 @@ impl ShimLog {
             path.display(),
             std::io::Error::last_os_error()
         );
+        // SAFETY: the fd was just returned to us by the kernel and nothing else owns it.
         let mut f = unsafe { fs::File::from_raw_fd(fd) };
         let text = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));

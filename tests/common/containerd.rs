@@ -261,6 +261,7 @@ pub fn kill_cgroup_procs(procs: &Path) {
         .lines()
         .filter_map(|l| l.trim().parse::<i32>().ok())
     {
+        // SAFETY: kill(2) takes plain integers; no memory is involved.
         unsafe { libc::kill(p, libc::SIGKILL) };
     }
 }
@@ -275,6 +276,7 @@ pub fn pump_fd(f: &mut File, stop: &AtomicBool, poll_ms: i32, mut sink: impl FnM
             events: libc::POLLIN,
             revents: 0,
         };
+        // SAFETY: pfd is a valid pollfd that lives across the call, and nfds is 1.
         if unsafe { libc::poll(&mut pfd, 1, poll_ms) } <= 0 {
             continue;
         }
@@ -289,6 +291,7 @@ pub fn pump_fd(f: &mut File, stop: &AtomicBool, poll_ms: i32, mut sink: impl FnM
 
 fn kill_pid(pid: i32, start: u64, sig: i32) {
     if proc_alive(pid, start) {
+        // SAFETY: kill(2) takes plain integers; no memory is involved.
         unsafe { libc::kill(pid, sig) };
     }
 }
@@ -351,6 +354,7 @@ impl Containerd {
         let r = SHARED.get_or_init(|| {
             let r = Containerd::start();
             if r.is_ok() {
+                // SAFETY: teardown_shared is an extern "C" fn without arguments, valid for the whole process.
                 unsafe { libc::atexit(teardown_shared) };
             }
             r
@@ -368,6 +372,7 @@ impl Containerd {
     }
 
     fn start() -> Result<Containerd, String> {
+        // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("the containerd tests must run as root".into());
         }
@@ -797,6 +802,7 @@ fn pb_bytes(field: u64, data: &[u8]) -> Vec<u8> {
 fn mkdtemp(prefix: &str) -> Result<PathBuf, String> {
     let t = CString::new(format!("{prefix}XXXXXX")).unwrap();
     let mut buf = t.into_bytes_with_nul();
+    // SAFETY: buf is a NUL-terminated template we own and that stays writable during the call.
     let p = unsafe { libc::mkdtemp(buf.as_mut_ptr() as *mut libc::c_char) };
     if p.is_null() {
         return Err(format!(
@@ -816,6 +822,7 @@ pub fn ensure_images() -> Result<PathBuf, String> {
     let images = target.join("pinhole-test/images");
     fs::create_dir_all(&images).map_err(|e| format!("{}: {e}", images.display()))?;
     let lock = File::create(images.join(".lock")).map_err(|e| e.to_string())?;
+    // SAFETY: flock on an fd that `lock` keeps open.
     unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
     let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
     let newest_bin = fs::read_dir(target.join("pinhole-test/rootfs/bin"))
@@ -842,6 +849,7 @@ pub fn ensure_images() -> Result<PathBuf, String> {
             r = Err(format!("hack/build-images.sh failed: {o}"));
         }
     }
+    // SAFETY: flock on an fd that `lock` keeps open.
     unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_UN) };
     r
 }
@@ -1175,6 +1183,7 @@ impl<'a> Container<'a> {
         }
         // shims that served only this container
         for p in self.cd.shims_with_id(&self.id) {
+            // SAFETY: kill(2) takes plain integers; no memory is involved.
             unsafe { libc::kill(p, libc::SIGKILL) };
         }
         sleep(Duration::from_millis(200));
@@ -1243,6 +1252,7 @@ pub fn run_in_pty(mut cmd: Command, rows: u16, cols: u16, timeout: Duration) -> 
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
+    // SAFETY: master and slave are valid out-pointers, ws a valid winsize; name and termios may be null.
     let r = unsafe {
         libc::openpty(
             &mut master,
@@ -1253,12 +1263,15 @@ pub fn run_in_pty(mut cmd: Command, rows: u16, cols: u16, timeout: Duration) -> 
         )
     };
     assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: the fd was just returned to us by the kernel and nothing else owns it.
     let master = unsafe { OwnedFd::from_raw_fd(master) };
+    // SAFETY: the fd was just returned to us by the kernel and nothing else owns it.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup pty slave"));
     cmd.stdin(stdio(&slave))
         .stdout(stdio(&slave))
         .stderr(stdio(&slave));
+    // SAFETY: the closure only calls async-signal-safe functions (setsid, ioctl, dup2) between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
             if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {

@@ -91,6 +91,7 @@ impl Cri {
         let r = SHARED.get_or_init(|| {
             let r = Cri::launch();
             if r.is_ok() {
+                // SAFETY: teardown_shared is an extern "C" fn without arguments, valid for the whole process.
                 unsafe { libc::atexit(teardown_shared) };
             }
             r
@@ -102,6 +103,7 @@ impl Cri {
     }
 
     fn launch() -> Result<Cri, String> {
+        // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("the CRI tests must run as root".into());
         }
@@ -1135,11 +1137,13 @@ impl Pod {
         }
         for &(p, t) in self.procs.borrow().iter().chain(self.shims.borrow().iter()) {
             if proc_alive(p, t) {
+                // SAFETY: kill(2) takes plain integers; no memory is involved.
                 unsafe { libc::kill(p, libc::SIGKILL) };
             }
         }
         for id in self.all_ids() {
             for p in self.cri.shims_with_id(&id) {
+                // SAFETY: kill(2) takes plain integers; no memory is involved.
                 unsafe { libc::kill(p, libc::SIGKILL) };
             }
         }

@@ -92,6 +92,7 @@ pub fn rootfs() -> PathBuf {
 
 /// Panics unless running as root (containers need it).
 pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         panic!("the pinhole integration tests must run as root");
     }
@@ -844,6 +845,7 @@ impl Drop for Ctr {
             }
         }
         for pid in pids {
+            // SAFETY: kill(2) takes plain integers; no memory is involved.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let deadline = Instant::now() + Duration::from_secs(2);
