@@ -82,3 +82,21 @@ pub fn proc_start_time(pid: i32) -> Option<u64> {
 pub fn proc_alive(pid: i32, start: u64) -> bool {
     matches!(proc_stat(pid), Some((st, _, t)) if t == start && st != 'Z' && st != 'X')
 }
+
+/// A shell script of attempts at host access from inside a container (tests/common/
+/// host-access-probe.sh): one `name=0` (it worked) or `name=1` (refused) line each.
+pub const HOST_ACCESS_PROBE: &str = include_str!("host-access-probe.sh");
+
+/// Panics unless the output of [`HOST_ACCESS_PROBE`] shows every attempt refused.
+#[track_caller]
+pub fn assert_no_host_access(stdout: &str, context: &dyn std::fmt::Display) {
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    let attempts = HOST_ACCESS_PROBE.matches("\ntry ").count();
+    assert_eq!(lines.len(), attempts, "probe output incomplete\n{context}");
+    for l in &lines {
+        assert!(
+            l.ends_with("=1"),
+            "host access from the container: {l}\n{context}"
+        );
+    }
+}

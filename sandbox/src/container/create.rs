@@ -102,7 +102,7 @@ pub(crate) fn check(
             .flatten()
             .any(|n| crate::init::namespaces::proc_name(n.typ()) == name && n.path().is_none())
     };
-    crate::init::process::validate_sysctl(spec, creates)
+    crate::init::sysctl::validate(spec, creates)
         .map_err(|m| Error::Other(format!("config.json: {m}")))?;
     let cgroup = Cgroup::new(linux.cgroups_path().as_deref(), id)?;
     if let Some(r) = linux.resources() {

@@ -9,7 +9,8 @@
 //! 1. (container only) bind the start gate in the state directory, with host credentials;
 //! 2. join/create namespaces, let the host write id maps and place us in the cgroup,
 //!    fork into the PID namespace ([`namespaces::enter`]);
-//! 3. (container only) rootfs, hostname, sysctl, masked/readonly paths;
+//! 3. (container only) sysctl (through a procfs fd of our own), rootfs, hostname,
+//!    masked/readonly paths;
 //! 4. rlimits, oom score, cwd, executable lookup, fds made close-on-exec;
 //! 5. (container only) report ready, block on the gate until `start`;
 //! 6. bounding set, user, capability sets, no_new_privs, seccomp — then execve.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod gate;
 pub mod namespaces;
 pub mod process;
+pub mod sysctl;
 
 use std::io::Write;
 use std::os::fd::RawFd;
@@ -107,6 +109,10 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     namespaces::enter(cfg, sync)?;
     // A session of our own: the workload must not share the caller's controlling terminal.
     let _ = nix::unistd::setsid();
+    if cfg.kind == InitKind::Container {
+        // Through our own procfs fd, before the rootfs (which the container controls) exists.
+        sysctl::apply(&cfg.spec)?;
+    }
 
     if cfg.kind == InitKind::Container {
         crate::rootfs::prepare_with(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs, pre_opened)
@@ -114,7 +120,6 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         if cfg.creates_ns(LinuxNamespaceType::Uts) {
             process::set_hostname(&cfg.spec)?;
         }
-        process::apply_sysctl(&cfg.spec)?;
         crate::rootfs::finalize(&cfg.spec).map_err(|e| InitError::msg(e.to_string()))?;
     }
     if cfg.process.terminal() == Some(true) {

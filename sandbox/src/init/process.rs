@@ -1,4 +1,4 @@
-//! Per-process setup: hostname, sysctl, rlimits, oom score, cwd, user, and the final execve.
+//! Per-process setup: hostname, rlimits, oom score, cwd, user, and the final execve.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -27,62 +27,6 @@ pub fn set_hostname(spec: &Spec) -> Result<(), InitError> {
                 std::io::Error::last_os_error()
             )));
         }
-    }
-    Ok(())
-}
-
-/// Checks that every sysctl is namespaced by a namespace the container owns (as runc
-/// does): setting a host-global sysctl from a container must be impossible.
-pub fn validate_sysctl(spec: &Spec, has_ns: impl Fn(&str) -> bool) -> Result<(), String> {
-    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
-        return Ok(());
-    };
-    for key in sysctl.keys() {
-        let field = format!("linux.sysctl[{key:?}]");
-        if key.is_empty()
-            || key.contains("..")
-            || key.contains('\0')
-            || key.starts_with('/')
-            || key.starts_with('.')
-        {
-            return Err(format!("{field}: invalid key"));
-        }
-        let k = key.replace('/', ".");
-        let ok = if k.starts_with("kernel.msg")
-            || k.starts_with("kernel.sem")
-            || k.starts_with("kernel.shm")
-            || k.starts_with("fs.mqueue.")
-        {
-            has_ns("ipc")
-        } else if k.starts_with("net.") {
-            has_ns("net")
-        } else if k == "kernel.hostname" || k == "kernel.domainname" {
-            has_ns("uts")
-        } else {
-            return Err(format!("{field}: not a namespaced sysctl"));
-        };
-        if !ok {
-            return Err(format!(
-                "{field}: needs its own namespace, which the container does not create"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Writes the spec's sysctls under the container's /proc/sys.
-pub fn apply_sysctl(spec: &Spec) -> Result<(), InitError> {
-    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
-        return Ok(());
-    };
-    for (key, value) in sysctl {
-        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|e| {
-            InitError::msg(format!(
-                "linux.sysctl[{key:?}]: write {}: {e}",
-                path.display()
-            ))
-        })?;
     }
     Ok(())
 }

@@ -8,42 +8,27 @@ use oci_spec::runtime::{
 use super::{Policy, PolicyError, Privileged, USERNS_SIZE};
 
 /// The `caps` crate's value for a spec capability (`None` if that crate does not know it).
-fn to_caps(c: &oci_spec::runtime::Capability) -> Option<caps::Capability> {
+pub(super) fn to_caps(c: &oci_spec::runtime::Capability) -> Option<caps::Capability> {
     format!("CAP_{c}").parse().ok()
-}
-
-/// Whether a bounding set holds every capability a process on this host can have: the
-/// running kernel's set, narrowed to our own bounding set (a host that withholds some
-/// capability from containerd, like CAP_SYS_RESOURCE here, gives "privileged" containers
-/// everything but that one), or every one the `caps` crate knows if neither can be read.
-pub(super) fn is_privileged(bounding: Option<&Capabilities>) -> bool {
-    let Some(bounding) = bounding else {
-        return false;
-    };
-    let held: caps::CapsHashSet = bounding.iter().filter_map(to_caps).collect();
-    let mut kernel = caps::runtime::thread_all_supported();
-    if kernel.is_empty() {
-        kernel = caps::all();
-    }
-    if let Ok(ours) = caps::read(None, caps::CapSet::Bounding) {
-        if !ours.is_empty() {
-            kernel = kernel.intersection(&ours).copied().collect();
-        }
-    }
-    kernel.is_subset(&held)
 }
 
 impl Policy {
     /// Intersects `spec` with the ceiling, in place.
     ///
-    /// Each of the five capability sets is intersected with the capability ceiling;
-    /// `process.noNewPrivileges`, `root.readonly` and a user namespace are forced when the
-    /// policy says so. Returns the ceiling seccomp profile, which the caller must install as
+    /// The spec is brought down to an unprivileged container (masked and read-only paths,
+    /// read-only sysfs/cgroupfs, default devices: see `confine.rs`) — or refused, when the
+    /// policy refuses privileged requests and the spec makes one; each of the five capability
+    /// sets is intersected with the capability ceiling; `process.noNewPrivileges`,
+    /// `root.readonly` and a user namespace are forced when the policy says so. Returns the ceiling seccomp profile, which the caller must install as
     /// an extra filter next to the spec's own `linux.seccomp` (stacked filters intersect);
     /// `None` when the policy has no seccomp ceiling. On error the spec is unchanged.
     pub fn apply(&self, spec: &mut Spec) -> Result<Option<LinuxSeccomp>, PolicyError> {
-        if let Some(p) = spec.process() {
-            self.check_privileged(p)?;
+        if self.privileged == Privileged::Refuse {
+            if let Some((field, what)) =
+                super::confine::first_excess(spec, &self.ceiling, &self.devices)
+            {
+                return Err(self.privileged_error(field, what));
+            }
         }
         if self.readonly_rootfs && spec.root().is_none() {
             return Err(self.spec_error("root", "missing; the policy forces a read-only rootfs"));
@@ -52,6 +37,7 @@ impl Policy {
             self.check_user_namespace(spec)?;
         }
 
+        super::confine::confine(spec, &self.devices);
         if let Some(p) = spec.process_mut() {
             self.clamp_process(p);
         }
@@ -77,16 +63,20 @@ impl Policy {
     }
 
     fn check_privileged(&self, process: &Process) -> Result<(), PolicyError> {
-        let bounding = process
-            .capabilities()
-            .as_ref()
-            .and_then(|c| c.bounding().as_ref());
-        if self.privileged == Privileged::Refuse && is_privileged(bounding) {
-            return Err(PolicyError::Privileged {
-                policy: self.name.clone(),
-            });
+        if self.privileged == Privileged::Refuse {
+            if let Some((field, what)) = super::confine::process_excess(process, &self.ceiling) {
+                return Err(self.privileged_error(field, what));
+            }
         }
         Ok(())
+    }
+
+    fn privileged_error(&self, field: String, what: String) -> PolicyError {
+        PolicyError::Privileged {
+            policy: self.name.clone(),
+            field,
+            what,
+        }
     }
 
     fn clamp_process(&self, process: &mut Process) {

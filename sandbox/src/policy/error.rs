@@ -53,13 +53,18 @@ pub enum PolicyError {
         source: SeccompError,
     },
 
-    /// The spec asks for every capability and the policy refuses privileged containers.
+    /// The spec asks for more than an unprivileged container gets and the policy refuses
+    /// privileged requests.
     #[error(
-        "policy {policy}: privileged containers are refused (process.capabilities.bounding holds every capability)"
+        "policy {policy}: privileged requests are refused: {field}: {what} exceeds the ceiling"
     )]
     Privileged {
         /// Policy name.
         policy: String,
+        /// Spec field (JSON path, e.g. `process.capabilities.bounding`).
+        field: String,
+        /// What it asks for (`CAP_SYS_ADMIN`, `device /dev/kvm (c 10:232)`, ...).
+        what: String,
     },
 
     /// The spec cannot be brought within the policy.

@@ -8,7 +8,7 @@ use std::path::Path;
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 use serde::Deserialize;
 
-use super::{default_allowlist, PolicyError, Privileged, DEFAULT_USER_BASE, USERNS_SIZE};
+use super::{default_allowlist, DeviceId, PolicyError, Privileged, DEFAULT_USER_BASE, USERNS_SIZE};
 use crate::seccomp::SeccompError;
 
 /// A policy file as written.
@@ -26,6 +26,15 @@ pub(super) struct File {
     rootfs: RootfsSection,
     #[serde(default)]
     namespaces: NamespacesSection,
+    #[serde(default)]
+    devices: DevicesSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevicesSection {
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +152,7 @@ pub(super) struct Checked {
     pub readonly_rootfs: bool,
     pub user_base: Option<u32>,
     pub privileged: Privileged,
+    pub devices: Vec<DeviceId>,
 }
 
 impl File {
@@ -177,6 +187,13 @@ impl File {
                 ),
             ));
         }
+        let devices = self
+            .devices
+            .allow
+            .iter()
+            .enumerate()
+            .map(|(i, d)| DeviceId::parse(d).map_err(|m| invalid(format!("devices.allow[{i}]"), m)))
+            .collect::<Result<Vec<_>, _>>()?;
         let seccomp = ceiling_profile(&self.seccomp, origin)?;
         Ok(Checked {
             name: self.name,
@@ -186,6 +203,7 @@ impl File {
             readonly_rootfs: self.rootfs.readonly,
             user_base: ns.user.then_some(ns.user_base),
             privileged: ns.privileged,
+            devices,
         })
     }
 }

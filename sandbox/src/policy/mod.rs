@@ -44,12 +44,21 @@
 //! # is refused.
 //! user = false
 //! user_base = 100000
-//! # A spec whose bounding set holds every capability the kernel knows (a privileged pod):
-//! # "refuse" = error, "clamp" = intersect with the ceiling like any other spec.
+//! # Every spec is brought down to what an unprivileged container gets: Docker's masked and
+//! # read-only paths added, sysfs/cgroupfs read-only, only default and allowed devices (see
+//! # confine.rs). A spec asking for more than that (a privileged pod; a capability outside
+//! # the ceiling and Docker's default set; a read-write sysfs; a host device):
+//! # "refuse" = error naming the field, "clamp" = cut down like any other spec.
 //! privileged = "refuse"
+//!
+//! [devices]
+//! # Devices containers may use besides the defaults (null, zero, full, random, urandom,
+//! # tty, ptmx, pts/*), as "c MAJOR:MINOR" / "b MAJOR:MINOR"; e.g. "c 10:200" (/dev/net/tun).
+//! allow = []
 //! ```
 
 mod apply;
+mod confine;
 mod error;
 mod file;
 
@@ -61,6 +70,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxSeccomp;
 use serde::Deserialize;
 
+pub use confine::{DeviceId, MASKED_PATHS, READONLY_PATHS};
 pub use error::PolicyError;
 
 /// pinhole's built-in ceiling allowlist (an OCI `linux.seccomp` object).
@@ -75,32 +85,14 @@ pub const DEFAULT_USER_BASE: u32 = 100_000;
 /// Origin reported for [`Policy::builtin_default`].
 const BUILTIN_ORIGIN: &str = "<builtin pinhole policy>";
 
-/// Capabilities of the built-in `pinhole` ceiling (Docker's default set).
-const BUILTIN_CEILING: &[caps::Capability] = &[
-    caps::Capability::CAP_CHOWN,
-    caps::Capability::CAP_DAC_OVERRIDE,
-    caps::Capability::CAP_FSETID,
-    caps::Capability::CAP_FOWNER,
-    caps::Capability::CAP_MKNOD,
-    caps::Capability::CAP_NET_RAW,
-    caps::Capability::CAP_SETGID,
-    caps::Capability::CAP_SETUID,
-    caps::Capability::CAP_SETFCAP,
-    caps::Capability::CAP_SETPCAP,
-    caps::Capability::CAP_NET_BIND_SERVICE,
-    caps::Capability::CAP_SYS_CHROOT,
-    caps::Capability::CAP_KILL,
-    caps::Capability::CAP_AUDIT_WRITE,
-];
-
-/// What to do with a privileged spec (bounding set = every capability).
+/// What to do with a spec that asks for more than an unprivileged container gets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Privileged {
-    /// Refuse to create it.
+    /// Refuse to create it, naming the first field that asks too much.
     #[default]
     Refuse,
-    /// Intersect it with the ceiling like any other spec.
+    /// Cut it down to an unprivileged container under the ceiling, like any other spec.
     Clamp,
 }
 
@@ -115,6 +107,7 @@ pub struct Policy {
     readonly_rootfs: bool,
     user_base: Option<u32>,
     privileged: Privileged,
+    devices: Vec<DeviceId>,
 }
 
 impl Policy {
@@ -142,6 +135,7 @@ impl Policy {
             readonly_rootfs: c.readonly_rootfs,
             user_base: c.user_base,
             privileged: c.privileged,
+            devices: c.devices,
         })
     }
 
@@ -152,11 +146,12 @@ impl Policy {
             name: "pinhole".to_string(),
             origin: PathBuf::from(BUILTIN_ORIGIN),
             seccomp: Some(default_allowlist()),
-            ceiling: BUILTIN_CEILING.iter().copied().collect(),
+            ceiling: confine::UNPRIVILEGED_CAPS.iter().copied().collect(),
             no_new_privileges: true,
             readonly_rootfs: false,
             user_base: None,
             privileged: Privileged::Clamp,
+            devices: Vec::new(),
         }
     }
 

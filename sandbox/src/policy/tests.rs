@@ -109,8 +109,10 @@ fn pinhole_toml_is_the_builtin_default() {
 
 #[test]
 fn every_cap_set_is_intersected() {
-    let p =
-        parse("name = \"t\"\n[capabilities]\nceiling = [\"CAP_CHOWN\", \"CAP_KILL\"]\n").unwrap();
+    let p = parse(
+        "name = \"t\"\n[capabilities]\nceiling = [\"CAP_CHOWN\", \"CAP_KILL\"]\n[namespaces]\nprivileged = \"clamp\"\n",
+    )
+    .unwrap();
     let mut spec = spec_with_caps(&["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"]);
     p.apply(&mut spec).unwrap();
     for set in sets(&spec) {
@@ -118,11 +120,19 @@ fn every_cap_set_is_intersected() {
     }
 
     let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
-    let mut spec = spec_with_caps(&["CAP_CHOWN", "CAP_SYS_ADMIN"]);
+    // Docker's default capabilities are clamped silently (every CRI container has them) ...
+    let mut spec = spec_with_caps(&["CAP_CHOWN", "CAP_NET_RAW"]);
     strict.apply(&mut spec).unwrap();
     for set in sets(&spec) {
         assert!(set.is_empty());
     }
+    // ... anything more is a privileged request, which strict refuses.
+    let mut spec = spec_with_caps(&["CAP_CHOWN", "CAP_SYS_ADMIN"]);
+    let e = strict.apply(&mut spec).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "policy pinhole-strict: privileged requests are refused: process.capabilities.bounding: CAP_SYS_ADMIN exceeds the ceiling"
+    );
 }
 
 #[test]
@@ -163,6 +173,125 @@ fn privileged_refuse_and_clamp() {
     let mut process = spec_with_caps(&["all"]).process().clone().unwrap();
     assert!(refuse.apply_process(&mut process).is_err());
     clamp.apply_process(&mut process).unwrap();
+}
+
+/// What `ctr run --privileged` sends: every capability, no masked/read-only paths, rw sysfs
+/// and cgroupfs, host devices, an allow-all device rule.
+fn privileged_spec(drop: &[&str]) -> Spec {
+    let mut spec = spec_with_caps(&["all"]);
+    let mut v = serde_json::to_value(&spec).unwrap();
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        v["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .retain(|c| !drop.contains(&c.as_str().unwrap()));
+    }
+    v["mounts"] = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "rw"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["rw"]},
+        {"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "rw"]},
+    ]);
+    v["linux"]["devices"] = json!([
+        {"path": "/dev/kvm", "type": "c", "major": 10, "minor": 232},
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3},
+        {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200},
+        {"path": "/dev/fifo", "type": "p", "major": 0, "minor": 0},
+    ]);
+    v["linux"]["resources"] = json!({"devices": [{"allow": true, "access": "rwm"}]});
+    spec = serde_json::from_value(v).unwrap();
+    spec
+}
+
+#[test]
+fn clamp_gives_a_privileged_spec_what_an_unprivileged_one_gets() {
+    let p = parse(
+        "name = \"c\"\n[namespaces]\nprivileged = \"clamp\"\n[devices]\nallow = [\"c 10:200\"]\n",
+    )
+    .unwrap();
+    let mut spec = privileged_spec(&[]);
+    p.apply(&mut spec).unwrap();
+    let v = serde_json::to_value(&spec).unwrap();
+    for p in super::MASKED_PATHS {
+        assert!(
+            v["linux"]["maskedPaths"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(p)),
+            "{p}"
+        );
+    }
+    for p in super::READONLY_PATHS {
+        assert!(
+            v["linux"]["readonlyPaths"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(p)),
+            "{p}"
+        );
+    }
+    assert_eq!(v["mounts"][1]["options"], json!(["nosuid", "ro"]));
+    assert_eq!(v["mounts"][2]["options"], json!(["ro"]));
+    assert_eq!(
+        v["mounts"][3]["options"],
+        json!(["rbind", "rw"]),
+        "volumes stay writable"
+    );
+    let devs: Vec<&str> = v["linux"]["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(devs, ["/dev/null", "/dev/net/tun", "/dev/fifo"]);
+    assert_eq!(v["linux"]["resources"]["devices"], json!([]));
+    for set in sets(&spec) {
+        assert!(set.is_empty(), "{set:?}");
+    }
+}
+
+#[test]
+fn refuse_names_what_exceeds_the_ceiling() {
+    let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    // `--privileged --cap-drop CAP_AUDIT_READ`: no longer "every capability", still privileged.
+    let mut spec = privileged_spec(&["AUDIT_READ"]);
+    let e = strict.apply(&mut spec).unwrap_err().to_string();
+    assert!(e.starts_with("policy pinhole-strict: privileged requests are refused: process.capabilities.bounding: CAP_"), "{e}");
+    // Only the default capabilities, but a read-write sysfs, a host device, an allow-all rule.
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 3] = [
+        ("mounts[1]: a read-write sysfs mount on /sys", |_| {}),
+        ("linux.devices[0]: device /dev/kvm (c 10:232)", |v| {
+            v["mounts"] = json!([]);
+        }),
+        ("linux.resources.devices[0]: a device cgroup rule allowing more than the default devices", |v| {
+            v["mounts"] = json!([]);
+            v["linux"]["devices"] = json!([]);
+        }),
+    ];
+    for (want, edit) in cases {
+        let mut v = serde_json::to_value(privileged_spec(&[])).unwrap();
+        v["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN"]});
+        edit(&mut v);
+        let mut spec: Spec = serde_json::from_value(v).unwrap();
+        let e = strict.apply(&mut spec).unwrap_err().to_string();
+        assert_eq!(e, format!("policy pinhole-strict: privileged requests are refused: {want} exceeds the ceiling"));
+    }
+}
+
+#[test]
+fn device_allowlist_is_checked() {
+    let e = err("name = \"x\"\n[devices]\nallow = [\"c 10:200\", \"x 1:2\"]\n");
+    assert!(
+        e.contains("devices.allow[1]") && e.contains("\"x 1:2\""),
+        "{e}"
+    );
 }
 
 #[test]

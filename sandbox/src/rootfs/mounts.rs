@@ -20,7 +20,10 @@ use super::error::RootfsError;
 use super::options::MountOptions;
 use super::resolve::{resolve, Create, Resolved};
 use super::sys::{self, cstring, MountAttr};
-use super::validate::{bind_source, check_proc_destination, clean, mount_kind, MountKind};
+use super::validate::{
+    bind_source, canonical_destination, check_canonical_destination, check_proc_destination, clean,
+    mount_kind, MountKind, PROC_BIND_ALLOWLIST,
+};
 
 /// What the spec mounts need besides the mount itself.
 pub struct MountContext<'a> {
@@ -177,8 +180,30 @@ pub fn attach(
     Ok(())
 }
 
-/// Resolves a mount destination and re-checks it: not the rootfs itself, and the `/proc`
-/// rules on the *resolved* path (a symlink `/foo -> /proc` must not get around them).
+/// Filesystems that expose host state: nothing may be mounted inside them but pinhole's own
+/// masks (a volume over `/proc/sys/net` is how a container-made symlink once redirected a sysctl
+/// write into the host's `core_pattern`).
+const KERNEL_FS_MAGICS: &[(nix::sys::statfs::FsType, &str)] = &[
+    (nix::sys::statfs::PROC_SUPER_MAGIC, "proc"),
+    (nix::sys::statfs::SYSFS_MAGIC, "sysfs"),
+    (nix::sys::statfs::CGROUP_SUPER_MAGIC, "cgroup"),
+    (nix::sys::statfs::CGROUP2_SUPER_MAGIC, "cgroup2"),
+];
+
+/// The kernel filesystem (`proc`, `sysfs`, `cgroup`, `cgroup2`) an fd lies on, if any.
+pub fn kernel_fs_of(fd: BorrowedFd<'_>) -> Result<Option<&'static str>, Errno> {
+    let st = nix::sys::statfs::fstatfs(fd)?;
+    Ok(KERNEL_FS_MAGICS
+        .iter()
+        .find(|(m, _)| *m == st.filesystem_type())
+        .map(|(_, name)| *name))
+}
+
+/// Resolves a mount destination and re-checks it on the *resolved* path (a symlink
+/// `/foo -> /proc` must not get around the checks): not the rootfs itself; the `/proc` rules;
+/// kernel filesystems only on their canonical, symlink-free destinations; nothing on top of a
+/// kernel filesystem except a cgroup view on sysfs's `/sys/fs/cgroup` and the lxcfs-style
+/// file binds of [`PROC_BIND_ALLOWLIST`].
 fn resolve_dest(
     root: BorrowedFd<'_>,
     what: &str,
@@ -197,6 +222,16 @@ fn resolve_dest(
         ));
     }
     check_proc_destination(&field, &r.path, kind)?;
+    check_canonical_destination(&field, &r.path, kind)?;
+    if canonical_destination(kind).is_some()
+        && !is_dir(r.fd.as_fd()).map_err(|e| RootfsError::sys(what, "fstat", e))?
+    {
+        return Err(RootfsError::invalid(
+            field,
+            r.path.display().to_string(),
+            "must be a directory",
+        ));
+    }
     if r.path != Path::new("/proc") && r.path.starts_with("/proc") {
         let st = fstat(r.fd.as_raw_fd()).map_err(|e| RootfsError::sys(what, "fstat", e))?;
         if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFREG {
@@ -204,6 +239,21 @@ fn resolve_dest(
                 field,
                 r.path.display().to_string(),
                 "below /proc only regular files may be bind-mounted over",
+            ));
+        }
+    }
+    if let Some(fs) =
+        kernel_fs_of(r.fd.as_fd()).map_err(|e| RootfsError::sys(what, "fstatfs", e))?
+    {
+        let cgroup_on_sysfs = *kind == MountKind::Cgroup && fs == "sysfs";
+        let proc_file_bind = *kind == MountKind::Bind
+            && fs == "proc"
+            && PROC_BIND_ALLOWLIST.iter().any(|p| Path::new(p) == r.path);
+        if !cgroup_on_sysfs && !proc_file_bind {
+            return Err(RootfsError::invalid(
+                field,
+                r.path.display().to_string(),
+                format!("is inside a {fs} filesystem; nothing may be mounted there"),
             ));
         }
     }

@@ -70,6 +70,12 @@ struct OpenHow {
     resolve: u64,
 }
 
+/// `RESOLVE_NO_XDEV`: no mount point crossings.
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+/// `RESOLVE_NO_SYMLINKS`: no symlinks at all.
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// `RESOLVE_BENEATH`: never leave the dirfd's subtree.
+pub const RESOLVE_BENEATH: u64 = 0x08;
 /// `RESOLVE_NO_MAGICLINKS`.
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 /// `RESOLVE_IN_ROOT`.

@@ -53,6 +53,46 @@ pub fn mount_kind(m: &Mount, opts: &MountOptions) -> Option<MountKind> {
     }
 }
 
+/// The one destination a kernel filesystem that exposes host state may be mounted on: `proc`
+/// on `/proc`, `sysfs` on `/sys`, `cgroup`/`cgroup2` on `/sys/fs/cgroup` (`None` for every
+/// other kind). pinhole masks and write-protects these filesystems by path, so a second
+/// instance elsewhere (`/proc2`) or one reached through a symlink would be an unmasked one.
+pub fn canonical_destination(kind: &MountKind) -> Option<&'static Path> {
+    match kind {
+        MountKind::Fs(t) if t == "proc" => Some(Path::new("/proc")),
+        MountKind::Fs(t) if t == "sysfs" => Some(Path::new("/sys")),
+        MountKind::Cgroup => Some(Path::new("/sys/fs/cgroup")),
+        _ => None,
+    }
+}
+
+/// Checks that a kernel filesystem goes on its [`canonical_destination`] (the spec's, and again
+/// on the resolved one: a rootfs whose `/proc` is a symlink resolves elsewhere and is refused,
+/// as runc does).
+pub fn check_canonical_destination(
+    what: &str,
+    dest: &Path,
+    kind: &MountKind,
+) -> Result<(), RootfsError> {
+    match canonical_destination(kind) {
+        Some(canon) if dest != canon => {
+            let typ = match kind {
+                MountKind::Fs(t) => t.as_str(),
+                _ => "cgroup",
+            };
+            Err(RootfsError::invalid(
+                what,
+                dest.display().to_string(),
+                format!(
+                    "a {typ} filesystem may only be mounted on {} (an ordinary directory, not a symlink)",
+                    canon.display()
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Checks the `/proc` rules on a destination (the spec's, and again on the resolved one):
 /// only a `proc` filesystem may go on `/proc` itself, and below `/proc` only bind mounts onto
 /// [`PROC_BIND_ALLOWLIST`] entries.
@@ -226,6 +266,7 @@ fn validate_mount(i: usize, m: &Mount, bundle: &Path) -> Result<(), RootfsError>
         ));
     }
     check_proc_destination(&field, &dest, &kind)?;
+    check_canonical_destination(&field, &dest, &kind)?;
     if kind == MountKind::Bind && !opts.remount {
         let Some(src) = bind_source(m, bundle) else {
             return Err(RootfsError::invalid(
@@ -329,6 +370,19 @@ mod tests {
             e.starts_with("mounts[0].destination \"/proc/self/attr\": is inside /proc"),
             "{e}"
         );
+        for (dest, typ) in [
+            ("/proc2", "proc"),
+            ("/host-sys", "sysfs"),
+            ("/cg", "cgroup"),
+        ] {
+            let e = err(&spec_with(vec![mnt(dest, typ, typ, &[])]));
+            assert!(
+                e.starts_with(&format!(
+                    "mounts[0].destination {dest:?}: a {typ} filesystem may only be mounted on /"
+                )),
+                "{e}"
+            );
+        }
         let e = err(&spec_with(vec![mnt("/a/../b", "tmpfs", "tmpfs", &[])]));
         assert!(e.contains("must not contain"), "{e}");
         let e = err(&spec_with(vec![mnt(

@@ -1,0 +1,302 @@
+//! Escapes found by the adversarial review (issue 7), reproduced through the CLI under the
+//! shipped handler policies: each test is the attack, and asserts the exact refusal and that
+//! the host is unchanged.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::json;
+
+/// A shipped handler policy (`runtimeclass/policies/NAME.toml`).
+fn policy(name: &str) -> PathBuf {
+    repo_root()
+        .join("runtimeclass/policies")
+        .join(format!("{name}.toml"))
+}
+
+/// `pinhole run --policy P` of the container.
+fn run_under(c: &Ctr, name: &str) -> Out {
+    c.write_spec();
+    let p = policy(name);
+    let mut args = vec!["run", "--policy", p.to_str().unwrap()];
+    let run = c.run_args();
+    args.extend(run[1..].iter().map(String::as_str));
+    c.pinhole(&args)
+}
+
+/// A private copy of the busybox rootfs (the shared one must stay untouched) with the
+/// directories a spec mounts on.
+fn private_rootfs(c: &Ctr, dir: &Path) -> PathBuf {
+    let rootfs = dir.join("rootfs");
+    for d in ["bin", "dev", "sys", "tmp", "etc"] {
+        fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    fs::copy(c.rootfs.join("bin/busybox"), rootfs.join("bin/busybox")).unwrap();
+    symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    rootfs
+}
+
+/// Restores a host file's content when dropped if it changed (so a failing test cannot leave
+/// the host broken), and tells whether it did.
+struct HostFile {
+    path: &'static str,
+    before: String,
+}
+
+impl HostFile {
+    fn watch(path: &'static str) -> HostFile {
+        HostFile {
+            path,
+            before: fs::read_to_string(path).unwrap(),
+        }
+    }
+    fn changed(&self) -> Option<String> {
+        let now = fs::read_to_string(self.path).unwrap();
+        (now != self.before).then_some(now)
+    }
+}
+
+impl Drop for HostFile {
+    fn drop(&mut self) {
+        if self.changed().is_some() {
+            let _ = fs::write(self.path, &self.before);
+        }
+    }
+}
+
+/// Item 1: an image with `/proc -> /p`, a volume at `/data -> /p/sys/net` whose
+/// `ipv4/ip_unprivileged_port_start` is a symlink to `/p/sys/kernel/core_pattern`, and a
+/// namespaced sysctl. Before the fix procfs landed on `/p`, the volume on procfs's `sys/net`,
+/// and the init (host root) wrote the host's `core_pattern`.
+#[test]
+fn sysctl_through_symlinked_proc_and_volume_cannot_reach_core_pattern() {
+    let core = HostFile::watch("/proc/sys/kernel/core_pattern");
+    for handler in ["pinhole", "pinhole-strict"] {
+        let mut c = Ctr::new("esc-sysctl");
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = private_rootfs(&c, dir.path());
+        fs::create_dir(rootfs.join("p")).unwrap();
+        symlink("/p", rootfs.join("proc")).unwrap();
+        symlink("/p/sys/net", rootfs.join("data")).unwrap();
+        let volume = dir.path().join("volume");
+        fs::create_dir_all(volume.join("ipv4")).unwrap();
+        symlink(
+            "/p/sys/kernel/core_pattern",
+            volume.join("ipv4/ip_unprivileged_port_start"),
+        )
+        .unwrap();
+        c.spec["root"]["path"] = json!(rootfs.to_str().unwrap());
+        c.spec["root"]["readonly"] = json!(false);
+        add_bind_mount(&mut c.spec, &volume, "/data", false);
+        c.spec["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "1024"});
+        c.sh("true");
+        let out = run_under(&c, handler);
+        assert_eq!(
+            core.changed(),
+            None,
+            "host core_pattern written under {handler}\n{out}"
+        );
+        out.assert_error(&[
+            "mounts[0].destination \"/proc\" resolved",
+            "a proc filesystem may only be mounted on /proc",
+        ]);
+        c.assert_clean();
+    }
+}
+
+/// Item 1: nothing may be mounted inside procfs or sysfs, whatever the path looks like: a
+/// volume reached through a symlink into `/proc/sys` or `/sys/kernel`.
+#[test]
+fn no_mount_below_procfs_or_sysfs() {
+    for (link, target, needle) in [
+        (
+            "data",
+            "/proc/sys/net",
+            "resolved \"/proc/sys/net\": is inside /proc",
+        ),
+        (
+            "data",
+            "/sys/kernel",
+            "resolved \"/sys/kernel\": is inside a sysfs filesystem",
+        ),
+    ] {
+        let mut c = Ctr::new("esc-below");
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = private_rootfs(&c, dir.path());
+        fs::create_dir(rootfs.join("proc")).unwrap();
+        symlink(target, rootfs.join(link)).unwrap();
+        let volume = tempfile::tempdir().unwrap();
+        c.spec["root"]["path"] = json!(rootfs.to_str().unwrap());
+        add_bind_mount(&mut c.spec, volume.path(), &format!("/{link}"), false);
+        c.sh("true");
+        run_under(&c, "pinhole").assert_error(&[needle]);
+        c.assert_clean();
+    }
+}
+
+/// Item 1: a second procfs or sysfs (which the masks would not cover) is refused.
+#[test]
+fn second_procfs_or_sysfs_refused() {
+    for (dest, typ) in [("/proc2", "proc"), ("/sys2", "sysfs")] {
+        let mut c = Ctr::new("esc-proc2");
+        c.spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": dest, "type": typ, "source": typ}));
+        c.sh("true");
+        run_under(&c, "pinhole")
+            .assert_error(&[dest, &format!("a {typ} filesystem may only be mounted on")]);
+        c.assert_clean();
+    }
+}
+
+/// Item 1: namespaced sysctls are written through pinhole's own procfs fd, also when the
+/// container mounts no procfs at all, and into the container's namespace only.
+#[test]
+fn sysctl_written_without_container_procfs() {
+    let host = fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
+    let mut c = Ctr::new("sysctl-noproc");
+    c.spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "proc");
+    c.spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "proc", "source": "proc"
+    }));
+    c.spec["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "77"});
+    c.sh("true");
+    // A proc mount off /proc is refused ...
+    run_under(&c, "pinhole").assert_error(&["a proc filesystem may only be mounted on /proc"]);
+    // ... and without any procfs the sysctl still applies (checked from a second process
+    // in the container's network namespace).
+    c.spec["mounts"].as_array_mut().unwrap().pop();
+    c.args(&["/bin/sleep", "60"]);
+    let p = policy("pinhole");
+    c.create_with(&["--policy", p.to_str().unwrap()])
+        .assert_ok();
+    c.state_ok();
+    let pid = c.init_pid().expect("init pid");
+    let out = std::process::Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "cat"])
+        .arg("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "77");
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap(),
+        host,
+        "the host's value changed"
+    );
+    c.kill_and_delete();
+    c.assert_clean();
+}
+
+/// The spec `ctr run --privileged` sends (containerd's WithPrivileged + host devices + all
+/// devices allowed): every capability, no masks, rw sysfs and cgroupfs, host devices.
+fn make_privileged(c: &mut Ctr) {
+    let last: usize = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let all = &CAP_NAMES[..=last.min(CAP_NAMES.len() - 1)];
+    c.spec["process"]["capabilities"] = json!({
+        "bounding": all, "effective": all, "permitted": all, "ambient": all, "inheritable": all,
+    });
+    c.spec["process"]["noNewPrivileges"] = json!(false);
+    c.spec["linux"]["maskedPaths"] = json!([]);
+    c.spec["linux"]["readonlyPaths"] = json!([]);
+    c.spec["root"]["readonly"] = json!(false);
+    for m in c.spec["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "sysfs" {
+            m["options"] = json!(["nosuid", "noexec", "nodev", "rw"]);
+        }
+    }
+    c.spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "rw"]
+    }));
+    let mut devices = Vec::new();
+    for (path, major, minor) in [
+        ("/dev/kvm", 10, 232),
+        ("/dev/vsock", 10, 121),
+        ("/dev/fuse", 10, 229),
+        ("/dev/tty0", 4, 0),
+    ] {
+        if Path::new(path).exists() {
+            devices.push(
+                json!({"path": path, "type": "c", "major": major, "minor": minor,
+                                "fileMode": 0o666, "uid": 0, "gid": 0}),
+            );
+        }
+    }
+    c.spec["linux"]["devices"] = json!(devices);
+    c.spec["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+}
+
+/// Item 2: a privileged spec under `pinhole` (privileged = "clamp") gets exactly what an
+/// unprivileged container gets: masks, read-only procfs sysctls/sysfs/cgroupfs, no host
+/// devices, default device rules. Under `pinhole-strict` it is refused.
+#[test]
+fn privileged_clamped_has_no_host_access() {
+    let mut c = Ctr::new("esc-priv");
+    make_privileged(&mut c);
+    c.sh(HOST_ACCESS_PROBE);
+    let out = run_under(&c, "pinhole");
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        HOST_ACCESS_PROBE.matches("\ntry ").count(),
+        "{out}"
+    );
+    for l in &lines {
+        assert!(
+            l.ends_with("=1"),
+            "host access under a clamped privileged spec: {l}\n{out}"
+        );
+    }
+    c.assert_clean();
+
+    // strict: refused, also when one capability is dropped (`--cap-drop CAP_AUDIT_READ`).
+    for drop in [None, Some("CAP_AUDIT_READ")] {
+        let mut c = Ctr::new("esc-priv-strict");
+        make_privileged(&mut c);
+        if let Some(d) = drop {
+            for set in [
+                "bounding",
+                "effective",
+                "permitted",
+                "ambient",
+                "inheritable",
+            ] {
+                c.spec["process"]["capabilities"][set]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|x| x != d);
+            }
+        }
+        c.sh("true");
+        run_under(&c, "pinhole-strict").assert_error(&[
+            "policy pinhole-strict: privileged requests are refused",
+            "process.capabilities.bounding",
+        ]);
+        c.assert_clean();
+    }
+}
+
+/// Item 2: with the default capabilities only, a host device or a read-write sysfs is still a
+/// privileged request under `pinhole-strict`, and is taken away under `pinhole`.
+#[test]
+fn host_device_and_rw_sysfs_without_capabilities() {
+    let mut c = Ctr::new("esc-dev");
+    make_privileged(&mut c);
+    c.spec["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN"]});
+    c.sh("true");
+    run_under(&c, "pinhole-strict").assert_error(&["mounts[5]: a read-write sysfs mount on /sys"]);
+    c.assert_clean();
+}

@@ -1,0 +1,85 @@
+//! Escapes found by the adversarial review (issue 7), reproduced through the shim under a
+//! private containerd with `ctr`, the way a user would: the handler policy brings a privileged
+//! container down to an unprivileged one (`pinhole`) or refuses it (`pinhole-strict`).
+
+#[path = "common/containerd.rs"]
+mod containerd;
+
+use containerd::*;
+
+fn policy(name: &str) -> std::path::PathBuf {
+    repo_root()
+        .join("runtimeclass/policies")
+        .join(format!("{name}.toml"))
+}
+
+fn privileged_under(name: &str) -> RunOpts {
+    RunOpts {
+        rm: true,
+        config_path: Some(policy(name)),
+        extra: vec!["--privileged".into()],
+        ..Default::default()
+    }
+}
+
+/// Item 2: `ctr run --privileged` under `pinhole.toml` kept masks off, sysfs and cgroupfs
+/// writable and host devices (/dev/kvm, /dev/vsock, /dev/fuse, /dev/tty0) open.
+#[test]
+fn ctr_run_privileged_is_clamped_to_an_unprivileged_container() {
+    if is_runc() {
+        eprintln!("skipped: runc's shim has no policy");
+        return;
+    }
+    let cd = Containerd::shared();
+    let c = cd.container("priv-clamp");
+    let o = c.run(
+        &["/bin/sh", "-c", HOST_ACCESS_PROBE],
+        &privileged_under("pinhole"),
+    );
+    o.assert_ok();
+    let lines: Vec<&str> = o.stdout.lines().map(str::trim).collect();
+    assert_eq!(
+        lines.len(),
+        HOST_ACCESS_PROBE.matches("\ntry ").count(),
+        "{o}"
+    );
+    for l in &lines {
+        assert!(
+            l.ends_with("=1"),
+            "host access from a clamped privileged container: {l}\n{o}"
+        );
+    }
+    c.assert_clean();
+}
+
+/// Item 2: `ctr run --privileged` (with or without `--cap-drop`) under `pinhole-strict` is
+/// refused, naming the field.
+#[test]
+fn ctr_run_privileged_is_refused_by_strict() {
+    if is_runc() {
+        eprintln!("skipped: runc's shim has no policy");
+        return;
+    }
+    let cd = Containerd::shared();
+    for extra in [
+        vec![],
+        vec!["--cap-drop".to_string(), "CAP_AUDIT_READ".to_string()],
+    ] {
+        let c = cd.container("priv-strict");
+        let mut opts = privileged_under("pinhole-strict");
+        opts.extra.extend(extra);
+        let o = c.run(&["/bin/true"], &opts);
+        assert_ne!(
+            o.code, 0,
+            "a privileged container ran under pinhole-strict: {o}"
+        );
+        assert!(
+            o.stderr
+                .contains("policy pinhole-strict: privileged requests are refused")
+                && o.stderr.contains("process.capabilities"),
+            "{o}"
+        );
+        let _ = c.remove();
+        c.assert_clean();
+    }
+}
