@@ -300,3 +300,79 @@ fn host_device_and_rw_sysfs_without_capabilities() {
     run_under(&c, "pinhole-strict").assert_error(&["mounts[5]: a read-write sysfs mount on /sys"]);
     c.assert_clean();
 }
+
+/// Item 7: `pinhole exec --process FILE` (no `--policy`, as a user or engine calls it) of a
+/// process asking for every capability and no no_new_privs gets the container's recorded
+/// policy: nothing under `pinhole-strict`, at most Docker's default set under `pinhole`.
+#[test]
+fn exec_process_file_is_clamped_by_the_containers_policy() {
+    let last: usize = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let all = &CAP_NAMES[..=last.min(CAP_NAMES.len() - 1)];
+    let docker = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ];
+    for (handler, allowed) in [("pinhole-strict", 0u64), ("pinhole", cap_mask(&docker))] {
+        let mut c = Ctr::new("esc-exec");
+        c.args(&["/bin/sleep", "30"]);
+        let p = policy(handler);
+        c.create_with(&["--policy", p.to_str().unwrap()])
+            .assert_ok();
+        c.start_ok();
+        c.wait_status("running", std::time::Duration::from_secs(5));
+        let process = json!({
+            "args": ["/bin/cat", "/proc/self/status"], "cwd": "/",
+            "user": {"uid": 0, "gid": 0},
+            "env": ["PATH=/bin"],
+            "capabilities": {
+                "bounding": all, "effective": all, "permitted": all, "inheritable": all,
+                "ambient": all,
+            },
+            "noNewPrivileges": false
+        });
+        let file = c.bundle().join("exec-process.json");
+        fs::write(&file, process.to_string()).unwrap();
+        let out = c.pinhole(&["exec", "--process", file.to_str().unwrap(), &c.id]);
+        if handler == "pinhole-strict" {
+            // strict refuses a process asking for more than the default capabilities
+            out.assert_error(&["policy pinhole-strict: privileged requests are refused"]);
+        } else {
+            out.assert_ok();
+            for field in ["CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"] {
+                let got = status_mask(&out.stdout, field);
+                assert_eq!(got & !allowed, 0, "{handler}: {field} {got:016x}\n{out}");
+            }
+            assert_eq!(status_field(&out.stdout, "NoNewPrivs"), Some("1"), "{out}");
+        }
+        // A modest request passes strict, clamped to nothing.
+        let mut modest = process.clone();
+        modest["capabilities"] = json!({"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"],
+                                        "permitted": ["CAP_CHOWN"]});
+        fs::write(&file, modest.to_string()).unwrap();
+        let out = c.pinhole(&["exec", "--process", file.to_str().unwrap(), &c.id]);
+        out.assert_ok();
+        for field in ["CapBnd", "CapEff", "CapPrm"] {
+            let got = status_mask(&out.stdout, field);
+            assert_eq!(got & !allowed, 0, "{handler}: {field} {got:016x}\n{out}");
+        }
+        assert_eq!(status_field(&out.stdout, "NoNewPrivs"), Some("1"), "{out}");
+        c.kill_and_delete();
+        c.assert_clean();
+    }
+}

@@ -158,6 +158,9 @@ pub fn create(
     let spec_json = serde_json::to_vec(spec).map_err(|e| Error::Other(e.to_string()))?;
     fs::write(state_dir.join(SPEC_FILE), spec_json)
         .map_err(Error::io("write", state_dir.join(SPEC_FILE)))?;
+    if let Some(policy) = &opts.policy {
+        super::exec::save_process_ceiling(&state_dir, &policy.process_ceiling())?;
+    }
     if !seccomp.is_empty() {
         let text = serde_json::to_vec(&seccomp).map_err(|e| Error::Other(e.to_string()))?;
         fs::write(state_dir.join(SECCOMP_FILE), text)

@@ -10,6 +10,7 @@ use super::state::{State, Status};
 use super::{Error, Root};
 use crate::cgroups::Cgroup;
 use crate::init::{InitConfig, InitKind, NsEntry, SeccompPlan};
+use crate::policy::ProcessCeiling;
 
 /// Options of [`exec`].
 #[derive(Debug, Default)]
@@ -31,6 +32,40 @@ pub struct Execed {
     pub console: Option<std::os::fd::OwnedFd>,
 }
 
+/// File name of the recorded process ceiling (JSON [`ProcessCeiling`]) in a state directory.
+pub(crate) const POLICY_FILE: &str = "policy.json";
+
+/// Records the process ceiling of a container's policy in its state directory (mode 0600),
+/// so every later exec is clamped by it whoever starts it.
+pub(crate) fn save_process_ceiling(
+    state_dir: &std::path::Path,
+    ceiling: &ProcessCeiling,
+) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = state_dir.join(POLICY_FILE);
+    let text = serde_json::to_vec(ceiling).map_err(|e| Error::Other(e.to_string()))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&text))
+        .map_err(Error::io("write", &path))
+}
+
+/// The process ceiling recorded at create, if the container was created under a policy.
+fn recorded_process_ceiling(root: &Root, id: &str) -> Result<Option<ProcessCeiling>, Error> {
+    let path = root.state_dir(id).join(POLICY_FILE);
+    match std::fs::read(&path) {
+        Ok(text) => serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|e| Error::Other(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", &path)(e)),
+    }
+}
+
 /// The container's spec as saved at create time.
 pub fn saved_spec(root: &Root, id: &str) -> Result<Spec, Error> {
     let path = root.state_dir(id).join(SPEC_FILE);
@@ -39,8 +74,9 @@ pub fn saved_spec(root: &Root, id: &str) -> Result<Spec, Error> {
 }
 
 /// Starts `process` in running container `id`: it joins every namespace and the cgroup of
-/// the container and gets the container's seccomp filter; user, capabilities and
-/// no_new_privs come from `process`. Returns the new process's host pid once it has
+/// the container and gets the container's seccomp filters (its policy's ceiling included);
+/// user, capabilities and no_new_privs come from `process`, clamped by the process ceiling
+/// recorded when the container was created (and by `opts.policy`, if given). Returns the new process's host pid once it has
 /// exec'ed. The caller should be a subreaper to wait for it (it is our grandchild when the
 /// container has a PID namespace).
 pub fn exec(
@@ -49,6 +85,9 @@ pub fn exec(
     mut process: Process,
     opts: ExecOptions,
 ) -> Result<Execed, Error> {
+    if let Some(recorded) = recorded_process_ceiling(root, id)? {
+        recorded.apply(&mut process)?;
+    }
     if let Some(policy) = &opts.policy {
         policy.apply_process(&mut process)?;
     }

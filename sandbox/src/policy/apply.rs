@@ -1,11 +1,11 @@
 //! Clamping a spec to a policy: pod spec ∩ handler ceiling.
 
 use oci_spec::runtime::{
-    Capabilities, LinuxCapabilities, LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxSeccomp, Process, Spec,
+    LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxSeccomp,
+    Process, Spec,
 };
 
-use super::{Policy, PolicyError, Privileged, USERNS_SIZE};
+use super::{Policy, PolicyError, Privileged, ProcessCeiling, USERNS_SIZE};
 
 /// The `caps` crate's value for a spec capability (`None` if that crate does not know it).
 pub(super) fn to_caps(c: &oci_spec::runtime::Capability) -> Option<caps::Capability> {
@@ -39,7 +39,7 @@ impl Policy {
 
         super::confine::confine(spec, &self.devices);
         if let Some(p) = spec.process_mut() {
-            self.clamp_process(p);
+            self.apply_process(p)?;
         }
         if self.readonly_rootfs {
             if let Some(root) = spec.root_mut() {
@@ -57,18 +57,18 @@ impl Policy {
     /// Clamps a process (an `exec`'s, or the container's): capabilities ∩ ceiling and
     /// no_new_privs. The seccomp ceiling of the container applies to it as well.
     pub fn apply_process(&self, process: &mut Process) -> Result<(), PolicyError> {
-        self.check_privileged(process)?;
-        self.clamp_process(process);
-        Ok(())
+        self.process_ceiling().apply(process)
     }
 
-    fn check_privileged(&self, process: &Process) -> Result<(), PolicyError> {
-        if self.privileged == Privileged::Refuse {
-            if let Some((field, what)) = super::confine::process_excess(process, &self.ceiling) {
-                return Err(self.privileged_error(field, what));
-            }
-        }
-        Ok(())
+    /// What bounds every process of a container under this policy (recorded at create for
+    /// later execs).
+    pub fn process_ceiling(&self) -> ProcessCeiling {
+        ProcessCeiling::new(
+            &self.name,
+            &self.ceiling,
+            self.no_new_privileges,
+            self.privileged == Privileged::Refuse,
+        )
     }
 
     fn privileged_error(&self, field: String, what: String) -> PolicyError {
@@ -77,34 +77,6 @@ impl Policy {
             field,
             what,
         }
-    }
-
-    fn clamp_process(&self, process: &mut Process) {
-        if let Some(c) = process.capabilities() {
-            process.set_capabilities(Some(self.clamp_caps(c)));
-        }
-        if self.no_new_privileges {
-            process.set_no_new_privileges(Some(true));
-        }
-    }
-
-    /// Each of the five sets ∩ ceiling (capabilities unknown to pinhole are dropped).
-    fn clamp_caps(&self, c: &LinuxCapabilities) -> LinuxCapabilities {
-        let clamp = |set: &Option<Capabilities>| {
-            set.as_ref().map(|s| {
-                s.iter()
-                    .filter(|c| to_caps(c).is_some_and(|c| self.ceiling.contains(&c)))
-                    .copied()
-                    .collect::<Capabilities>()
-            })
-        };
-        let mut out = c.clone();
-        out.set_bounding(clamp(c.bounding()))
-            .set_effective(clamp(c.effective()))
-            .set_permitted(clamp(c.permitted()))
-            .set_inheritable(clamp(c.inheritable()))
-            .set_ambient(clamp(c.ambient()));
-        out
     }
 
     /// A spec's own user namespace mappings must not map host id 0.

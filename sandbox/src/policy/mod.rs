@@ -61,6 +61,7 @@ mod apply;
 mod confine;
 mod error;
 mod file;
+mod process;
 
 #[cfg(test)]
 mod tests;
@@ -72,6 +73,7 @@ use serde::Deserialize;
 
 pub use confine::{DeviceId, MASKED_PATHS, READONLY_PATHS};
 pub use error::PolicyError;
+pub use process::ProcessCeiling;
 
 /// pinhole's built-in ceiling allowlist (an OCI `linux.seccomp` object).
 pub const DEFAULT_ALLOWLIST_JSON: &str = include_str!("../../profiles/default-allowlist.json");
