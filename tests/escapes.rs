@@ -376,3 +376,47 @@ fn exec_process_file_is_clamped_by_the_containers_policy() {
         c.assert_clean();
     }
 }
+
+/// Item 9: a spec without a pids limit (or a higher one) gets the policy's `[limits] pids`,
+/// and a fork bomb stops there.
+#[test]
+fn pids_ceiling_bounds_a_spec_without_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let low = dir.path().join("low-pids.toml");
+    fs::write(&low, "name = \"low-pids\"\n[limits]\npids = 20\n").unwrap();
+    for (pids, want) in [(None, "4096"), (Some(100_000), "4096"), (Some(64), "64")] {
+        let mut c = Ctr::new("pids-ceiling");
+        if let Some(p) = pids {
+            c.spec["linux"]["resources"]["pids"] = json!({"limit": p});
+        }
+        c.args(&["/bin/sleep", "30"]);
+        let p = policy("pinhole");
+        c.create_with(&["--policy", p.to_str().unwrap()])
+            .assert_ok();
+        let max = c
+            .cgroup_dirs()
+            .into_iter()
+            .find(|d| d.starts_with("/sys/fs/cgroup/pids"))
+            .unwrap()
+            .join("pids.max");
+        assert_eq!(fs::read_to_string(&max).unwrap().trim(), want, "{pids:?}");
+        c.pinhole(&["delete", "--force", &c.id]).assert_ok();
+        c.assert_clean();
+    }
+    let mut c = Ctr::new("pids-bomb");
+    c.sh("i=0; while [ $i -lt 40 ]; do sleep 10 & i=$((i+1)); done; echo started=$i");
+    c.write_spec();
+    let out = c.pinhole(&[
+        "run",
+        "--policy",
+        low.to_str().unwrap(),
+        "--bundle",
+        c.bundle().to_str().unwrap(),
+        &c.id,
+    ]);
+    assert!(
+        !out.stdout.contains("started=40") && out.stderr.contains("can't fork"),
+        "40 processes started under a ceiling of 20\n{out}"
+    );
+    c.assert_clean();
+}

@@ -83,3 +83,44 @@ fn ctr_run_privileged_is_refused_by_strict() {
         c.assert_clean();
     }
 }
+
+/// Item 9: a container whose spec sets no pids limit gets the policy's (`[limits] pids`,
+/// 4096 in the shipped policies), and an update can raise neither it nor the device rules.
+#[test]
+fn pids_ceiling_applies_at_create_and_update() {
+    if is_runc() {
+        eprintln!("skipped: runc's shim has no policy");
+        return;
+    }
+    let cd = Containerd::shared();
+    let c = cd.container("pids-ceiling");
+    c.start(
+        &["/bin/pause"],
+        &RunOpts {
+            config_path: Some(policy("pinhole")),
+            ..Default::default()
+        },
+    );
+    let max = c.cgroup_dir("pids").join("pids.max");
+    let read = || std::fs::read_to_string(&max).unwrap().trim().to_string();
+    assert_eq!(read(), "4096");
+    cd.update_resources(&c.id, r#"{"pids":{"limit":-1}}"#)
+        .unwrap_or_else(|e| panic!("update of {}: {e}", c.id));
+    assert_eq!(
+        read(),
+        "4096",
+        "an update raised pids.max above the ceiling"
+    );
+    cd.update_resources(&c.id, r#"{"pids":{"limit":100}}"#)
+        .unwrap();
+    assert_eq!(read(), "100");
+    cd.update_resources(&c.id, r#"{"devices":[{"allow":true,"access":"rwm"}]}"#)
+        .unwrap();
+    let list = std::fs::read_to_string(c.cgroup_dir("devices").join("devices.list")).unwrap();
+    assert!(
+        !list.lines().any(|l| l.starts_with("a ")),
+        "an update allowed every device:\n{list}"
+    );
+    let _ = c.remove();
+    c.assert_clean();
+}

@@ -159,7 +159,7 @@ pub fn create(
     fs::write(state_dir.join(SPEC_FILE), spec_json)
         .map_err(Error::io("write", state_dir.join(SPEC_FILE)))?;
     if let Some(policy) = &opts.policy {
-        super::exec::save_process_ceiling(&state_dir, &policy.process_ceiling())?;
+        super::exec::save_recorded_policy(&state_dir, &policy.recorded())?;
     }
     if !seccomp.is_empty() {
         let text = serde_json::to_vec(&seccomp).map_err(|e| Error::Other(e.to_string()))?;

@@ -10,7 +10,7 @@ use super::state::{State, Status};
 use super::{Error, Root};
 use crate::cgroups::Cgroup;
 use crate::init::{InitConfig, InitKind, NsEntry, SeccompPlan};
-use crate::policy::ProcessCeiling;
+use crate::policy::Recorded;
 
 /// Options of [`exec`].
 #[derive(Debug, Default)]
@@ -32,14 +32,14 @@ pub struct Execed {
     pub console: Option<std::os::fd::OwnedFd>,
 }
 
-/// File name of the recorded process ceiling (JSON [`ProcessCeiling`]) in a state directory.
+/// File name of what the container's policy recorded (JSON [`Recorded`]) in a state directory.
 pub(crate) const POLICY_FILE: &str = "policy.json";
 
-/// Records the process ceiling of a container's policy in its state directory (mode 0600),
-/// so every later exec is clamped by it whoever starts it.
-pub(crate) fn save_process_ceiling(
+/// Records what a container's policy bounds later (execs, updates) in its state directory
+/// (mode 0600), so every exec and update is bounded by it whoever starts it.
+pub(crate) fn save_recorded_policy(
     state_dir: &std::path::Path,
-    ceiling: &ProcessCeiling,
+    ceiling: &Recorded,
 ) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -54,8 +54,8 @@ pub(crate) fn save_process_ceiling(
         .map_err(Error::io("write", &path))
 }
 
-/// The process ceiling recorded at create, if the container was created under a policy.
-fn recorded_process_ceiling(root: &Root, id: &str) -> Result<Option<ProcessCeiling>, Error> {
+/// What the policy recorded at create, if the container was created under one.
+pub fn recorded_policy(root: &Root, id: &str) -> Result<Option<Recorded>, Error> {
     let path = root.state_dir(id).join(POLICY_FILE);
     match std::fs::read(&path) {
         Ok(text) => serde_json::from_slice(&text)
@@ -85,8 +85,8 @@ pub fn exec(
     mut process: Process,
     opts: ExecOptions,
 ) -> Result<Execed, Error> {
-    if let Some(recorded) = recorded_process_ceiling(root, id)? {
-        recorded.apply(&mut process)?;
+    if let Some(recorded) = recorded_policy(root, id)? {
+        recorded.process.apply(&mut process)?;
     }
     if let Some(policy) = &opts.policy {
         policy.apply_process(&mut process)?;

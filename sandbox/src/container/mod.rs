@@ -19,7 +19,7 @@ mod wait;
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use error::Error;
-pub use exec::{exec, saved_spec, ExecOptions, Execed};
+pub use exec::{exec, recorded_policy, saved_spec, ExecOptions, Execed};
 pub use kill::{kill, parse_signal};
 pub use root::{validate_id, Root, DEFAULT_ROOT};
 pub use run::run;

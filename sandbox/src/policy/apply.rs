@@ -38,6 +38,11 @@ impl Policy {
         }
 
         super::confine::confine(spec, &self.devices);
+        if let Some(linux) = spec.linux_mut() {
+            let mut r = linux.resources().clone().unwrap_or_default();
+            self.limits.clamp(&mut r, true);
+            linux.set_resources(Some(r));
+        }
         if let Some(p) = spec.process_mut() {
             self.apply_process(p)?;
         }
@@ -69,6 +74,15 @@ impl Policy {
             self.no_new_privileges,
             self.privileged == Privileged::Refuse,
         )
+    }
+
+    /// What the policy records in a container's state for its later execs and updates.
+    pub fn recorded(&self) -> super::Recorded {
+        super::Recorded {
+            process: self.process_ceiling(),
+            limits: self.limits,
+            devices: self.devices.clone(),
+        }
     }
 
     fn privileged_error(&self, field: String, what: String) -> PolicyError {

@@ -75,7 +75,8 @@ const BASE_DEVICES: &[(i64, i64)] = &[(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5
 const PTS_MAJOR: i64 = 136;
 
 /// A device a policy lets containers use, written `"c 10:200"` (type `c` or `b`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct DeviceId {
     /// `'c'` or `'b'`.
     pub typ: char,
@@ -102,6 +103,19 @@ impl DeviceId {
             major: num(major)?,
             minor: num(minor)?,
         })
+    }
+}
+
+impl From<DeviceId> for String {
+    fn from(d: DeviceId) -> String {
+        d.to_string()
+    }
+}
+
+impl TryFrom<String> for DeviceId {
+    type Error = String;
+    fn try_from(s: String) -> Result<DeviceId, String> {
+        DeviceId::parse(&s)
     }
 }
 
@@ -285,12 +299,21 @@ pub(super) fn confine(spec: &mut Spec, allowed: &[DeviceId]) {
         linux.set_devices(Some(kept));
     }
     if let Some(res) = linux.resources_mut() {
-        if let Some(rules) = res.devices().clone() {
-            let kept = rules
-                .into_iter()
-                .filter(|r| rule_allowed(r, allowed))
-                .collect();
-            res.set_devices(Some(kept));
-        }
+        confine_device_rules(res, allowed);
+    }
+}
+
+/// Drops the allow rules of `linux.resources.devices` that grant more than the default
+/// devices and `allowed` (at create, and on every update).
+pub(super) fn confine_device_rules(
+    res: &mut oci_spec::runtime::LinuxResources,
+    allowed: &[DeviceId],
+) {
+    if let Some(rules) = res.devices().clone() {
+        let kept = rules
+            .into_iter()
+            .filter(|r| rule_allowed(r, allowed))
+            .collect();
+        res.set_devices(Some(kept));
     }
 }

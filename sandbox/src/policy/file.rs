@@ -28,6 +28,30 @@ pub(super) struct File {
     namespaces: NamespacesSection,
     #[serde(default)]
     devices: DevicesSection,
+    #[serde(default)]
+    limits: LimitsSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    #[serde(default = "default_pids")]
+    pids: i64,
+    #[serde(default)]
+    memory: i64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            pids: default_pids(),
+            memory: 0,
+        }
+    }
+}
+
+fn default_pids() -> i64 {
+    super::limits::DEFAULT_PIDS
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +177,7 @@ pub(super) struct Checked {
     pub user_base: Option<u32>,
     pub privileged: Privileged,
     pub devices: Vec<DeviceId>,
+    pub limits: super::Limits,
 }
 
 impl File {
@@ -194,6 +219,18 @@ impl File {
             .enumerate()
             .map(|(i, d)| DeviceId::parse(d).map_err(|m| invalid(format!("devices.allow[{i}]"), m)))
             .collect::<Result<Vec<_>, _>>()?;
+        let limit = |key: &str, v: i64| match v {
+            0 => Ok(None),
+            v if v > 0 => Ok(Some(v)),
+            v => Err(invalid(
+                format!("limits.{key}"),
+                format!("{v}: must be 0 (no ceiling) or positive"),
+            )),
+        };
+        let limits = super::Limits {
+            pids: limit("pids", self.limits.pids)?,
+            memory: limit("memory", self.limits.memory)?,
+        };
         let seccomp = ceiling_profile(&self.seccomp, origin)?;
         Ok(Checked {
             name: self.name,
@@ -204,6 +241,7 @@ impl File {
             user_base: ns.user.then_some(ns.user_base),
             privileged: ns.privileged,
             devices,
+            limits,
         })
     }
 }

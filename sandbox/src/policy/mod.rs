@@ -51,6 +51,12 @@
 //! # "refuse" = error naming the field, "clamp" = cut down like any other spec.
 //! privileged = "refuse"
 //!
+//! [limits]
+//! # Ceilings applied when a spec asks for no limit or a higher one (and on every update);
+//! # 0 = no ceiling.
+//! pids = 4096                      # pids.max per container
+//! memory = 0                       # memory limit in bytes (memory+swap capped at it too)
+//!
 //! [devices]
 //! # Devices containers may use besides the defaults (null, zero, full, random, urandom,
 //! # tty, ptmx, pts/*), as "c MAJOR:MINOR" / "b MAJOR:MINOR"; e.g. "c 10:200" (/dev/net/tun).
@@ -61,6 +67,7 @@ mod apply;
 mod confine;
 mod error;
 mod file;
+mod limits;
 mod process;
 
 #[cfg(test)]
@@ -73,7 +80,29 @@ use serde::Deserialize;
 
 pub use confine::{DeviceId, MASKED_PATHS, READONLY_PATHS};
 pub use error::PolicyError;
+pub use limits::{Limits, DEFAULT_PIDS};
 pub use process::ProcessCeiling;
+
+/// What a policy leaves behind in a container's state (`policy.json`), so that every later
+/// exec and update is bounded by it whoever starts them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Recorded {
+    /// The bound on every process (execs).
+    pub process: ProcessCeiling,
+    /// The resource ceilings (updates).
+    pub limits: Limits,
+    /// Devices allowed besides the defaults (updates of the device rules).
+    pub devices: Vec<DeviceId>,
+}
+
+impl Recorded {
+    /// Bounds an update of a container's resources as its create was: limits present in the
+    /// update capped at the ceilings, device allow rules beyond the allowed devices dropped.
+    pub fn clamp_update(&self, r: &mut oci_spec::runtime::LinuxResources) {
+        self.limits.clamp(r, false);
+        confine::confine_device_rules(r, &self.devices);
+    }
+}
 
 /// pinhole's built-in ceiling allowlist (an OCI `linux.seccomp` object).
 pub const DEFAULT_ALLOWLIST_JSON: &str = include_str!("../../profiles/default-allowlist.json");
@@ -110,6 +139,7 @@ pub struct Policy {
     user_base: Option<u32>,
     privileged: Privileged,
     devices: Vec<DeviceId>,
+    limits: Limits,
 }
 
 impl Policy {
@@ -138,6 +168,7 @@ impl Policy {
             user_base: c.user_base,
             privileged: c.privileged,
             devices: c.devices,
+            limits: c.limits,
         })
     }
 
@@ -154,6 +185,10 @@ impl Policy {
             user_base: None,
             privileged: Privileged::Clamp,
             devices: Vec::new(),
+            limits: Limits {
+                pids: Some(DEFAULT_PIDS),
+                memory: None,
+            },
         }
     }
 

@@ -71,8 +71,15 @@ impl Service {
                     e.inner()
                 ))
             })?;
+        let mut resources = resources;
         pinhole_sandbox::cgroups::validate(&resources)
             .map_err(|e| errors::invalid_argument(format!("update task {:?}: {e}", req.id)))?;
+        // The container's policy bounds updates as it bounded the create.
+        let recorded = pinhole_sandbox::container::recorded_policy(&self.root()?, &req.id)
+            .map_err(|e| errors::internal(format!("update task {:?}: {e}", req.id)))?;
+        if let Some(recorded) = recorded {
+            recorded.clamp_update(&mut resources);
+        }
         c.cgroup
             .apply(&resources)
             .map_err(|e| errors::internal(format!("update task {:?}: {e}", req.id)))?;
