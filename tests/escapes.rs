@@ -420,3 +420,53 @@ fn pids_ceiling_bounds_a_spec_without_limits() {
     );
     c.assert_clean();
 }
+
+/// Item 4: under `pinhole-strict` the user namespace the container ends up in is checked,
+/// whoever made it: a spec mapping root to host uid 1, and a spec joining (by path) a user
+/// namespace that maps 0 to host root, are refused.
+#[test]
+fn strict_checks_the_effective_user_namespace() {
+    let mut c = Ctr::new("esc-userns-map");
+    c.spec["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    c.spec["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1, "size": 1}]);
+    c.spec["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c.sh("true");
+    run_under(&c, "pinhole-strict")
+        .assert_error(&["linux.uidMappings[0]: maps host id 1", "from 100000 up"]);
+    c.assert_clean();
+
+    // A user namespace whose root is host root (made by someone else), joined by path.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--user", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    let path = format!("/proc/{pid}/ns/user");
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || {
+            fs::read_link(&path).ok() != fs::read_link("/proc/self/ns/user").ok()
+        }),
+        "unshare did not create its user namespace"
+    );
+    // root (with setgroups allowed) maps 0 to host root, as anyone with CAP_SETUID may
+    for file in ["uid_map", "gid_map"] {
+        fs::write(format!("/proc/{pid}/{file}"), "0 0 1\n").unwrap();
+    }
+    let mut c = Ctr::new("esc-userns-join");
+    set_namespace(&mut c.spec, "user", Some(&path));
+    // only ids that namespace maps (its root): devpts without gid=5
+    for m in c.spec["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "devpts" {
+            m["options"] = json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666"]);
+        }
+    }
+    c.sh("cat /proc/self/uid_map");
+    let out = run_under(&c, "pinhole-strict");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    out.assert_error(&["user namespace (effective uid_map): maps container id 0 to host id 0"]);
+    c.assert_clean();
+}

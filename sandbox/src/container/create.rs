@@ -199,6 +199,9 @@ pub fn create(
         if new_userns {
             spawn::write_id_maps(pid, &cfg.uid_mappings, &cfg.gid_mappings)?;
         }
+        if let Some(policy) = &opts.policy {
+            check_effective_userns(policy, pid)?;
+        }
         cgroup.add_pid(pid)?;
         Ok(())
     });
@@ -238,6 +241,17 @@ pub fn create(
         state,
         console: progress.console,
     })
+}
+
+/// Checks the id maps of the user namespace the first stage `pid` is in (created, joined by
+/// path or the pod's: whoever made it) against the policy.
+fn check_effective_userns(policy: &crate::policy::Policy, pid: i32) -> Result<(), Error> {
+    let read = |file: &str| {
+        let path = format!("/proc/{pid}/{file}");
+        fs::read_to_string(&path).map_err(Error::io("read", path))
+    };
+    policy.check_effective_userns(&read("uid_map")?, &read("gid_map")?)?;
+    Ok(())
 }
 
 /// The spec's namespaces, as init entries.

@@ -94,21 +94,66 @@ impl Policy {
     }
 
     /// A spec's own user namespace mappings must not map host id 0.
+    /// A spec's own user namespace mappings must map only host ids at or above the policy's
+    /// first host id (`user_base`): host id 0 is root, and the ids below are the host's
+    /// system and login users (a container root mapped to host uid 1 owns `daemon`'s files).
     fn check_user_namespace(&self, spec: &Spec) -> Result<(), PolicyError> {
         let Some(linux) = spec.linux() else {
             return Err(self.spec_error("linux", "missing; the policy forces a user namespace"));
         };
+        let base = self.user_base.unwrap_or(1);
         for (field, maps) in [
             ("linux.uidMappings", linux.uid_mappings()),
             ("linux.gidMappings", linux.gid_mappings()),
         ] {
             for (i, m) in maps.iter().flatten().enumerate() {
-                if m.host_id() == 0 && m.size() > 0 {
+                if m.host_id() < base && m.size() > 0 {
                     return Err(self.spec_error(
                         &format!("{field}[{i}]"),
-                        "maps host id 0; the policy requires an unprivileged user namespace",
+                        &format!(
+                            "maps host id {}; the policy requires host ids from {base} up (an unprivileged user namespace)",
+                            m.host_id()
+                        ),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the *effective* id maps of the user namespace a container ended up in, as the
+    /// host reads them from `/proc/PID/{uid,gid}_map` (host ids relative to the host): the
+    /// namespace may have been created by the spec, joined by path or be a pod's, and may
+    /// have been made by anyone. Under a policy that forces a user namespace every mapped
+    /// host range must start at `user_base` or above; the host's own namespace (`0 0
+    /// 4294967295`) fails this like any mapping of host root.
+    pub fn check_effective_userns(&self, uid_map: &str, gid_map: &str) -> Result<(), PolicyError> {
+        let Some(base) = self.user_base else {
+            return Ok(());
+        };
+        for (file, text) in [("uid_map", uid_map), ("gid_map", gid_map)] {
+            let field = format!("user namespace (effective {file})");
+            let mut lines = 0;
+            for line in text.lines() {
+                let nums: Vec<u64> = line
+                    .split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect();
+                let [inside, outside, count] = nums[..] else {
+                    return Err(self.spec_error(&field, &format!("unreadable line {line:?}")));
+                };
+                lines += 1;
+                if count > 0 && outside < u64::from(base) {
+                    return Err(self.spec_error(
+                        &field,
+                        &format!(
+                            "maps container id {inside} to host id {outside}; the policy requires host ids from {base} up"
+                        ),
+                    ));
+                }
+            }
+            if lines == 0 {
+                return Err(self.spec_error(&field, "has no mapping"));
             }
         }
         Ok(())

@@ -471,3 +471,41 @@ fn bad_user_base_is_rejected() {
     let e = err("name = \"b\"\n[namespaces]\nuser = true\nuser_base = 0\n");
     assert!(e.contains("namespaces.user_base"), "{e}");
 }
+
+#[test]
+fn effective_user_namespace_is_checked() {
+    let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    let ok = "         0     100000      65536\n";
+    strict.check_effective_userns(ok, ok).unwrap();
+    for (uid, gid, want) in [
+        (
+            "0 0 4294967295\n",
+            ok,
+            "effective uid_map): maps container id 0 to host id 0",
+        ),
+        (
+            ok,
+            "0 1 1\n",
+            "effective gid_map): maps container id 0 to host id 1",
+        ),
+        (ok, "", "effective gid_map): has no mapping"),
+        (
+            "0 100000 65536\n1000 99999 1\n",
+            ok,
+            "maps container id 1000 to host id 99999",
+        ),
+    ] {
+        let e = strict
+            .check_effective_userns(uid, gid)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("policy pinhole-strict: user namespace (") && e.contains(want),
+            "{e}"
+        );
+    }
+    // No forced user namespace: nothing to check.
+    Policy::builtin_default()
+        .check_effective_userns("0 0 4294967295", "0 0 4294967295")
+        .unwrap();
+}
