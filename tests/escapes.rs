@@ -470,3 +470,73 @@ fn strict_checks_the_effective_user_namespace() {
     out.assert_error(&["user namespace (effective uid_map): maps container id 0 to host id 0"]);
     c.assert_clean();
 }
+
+/// Item 8: under `pinhole` the host PID and IPC namespaces are refused (not having the
+/// namespace, or joining the runtime's own by path), the host network is allowed; bind
+/// sources that expose the host (`/`, `/run/containerd`, a symlink to `/run`, `/proc`) or
+/// the runtime's own state are refused, naming the field.
+#[test]
+fn host_namespaces_and_host_paths() {
+    for (what, edit, needle) in [
+        (
+            "no pid namespace",
+            (|c: &mut Ctr| remove_namespace(&mut c.spec, "pid")) as fn(&mut Ctr),
+            "shares the host's pid namespace",
+        ),
+        (
+            "host ipc by path",
+            |c| {
+                let ours = format!("/proc/{}/ns/ipc", std::process::id());
+                set_namespace(&mut c.spec, "ipc", Some(&ours))
+            },
+            "shares the host's ipc namespace",
+        ),
+    ] {
+        let mut c = Ctr::new("esc-hostns");
+        edit(&mut c);
+        c.sh("true");
+        run_under(&c, "pinhole").assert_error(&["linux.namespaces", needle]);
+        c.assert_clean();
+        let _ = what;
+    }
+    // host network: allowed by both shipped policies
+    let mut c = Ctr::new("hostnet");
+    remove_namespace(&mut c.spec, "network");
+    c.sh("true");
+    run_under(&c, "pinhole").assert_ok();
+    c.assert_clean();
+
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("run-link");
+    symlink("/run", &link).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    for (src, exposes) in [
+        (PathBuf::from("/"), "/proc"),
+        (PathBuf::from("/run/containerd"), "/run/containerd/"),
+        (link.clone(), "/run/"),
+        (PathBuf::from("/proc/sys"), "/proc"),
+    ] {
+        let mut c = Ctr::new("esc-bind");
+        add_bind_mount(&mut c.spec, &src, "/host", false);
+        c.sh("true");
+        let field = format!(
+            "mounts[{}].source",
+            c.spec["mounts"].as_array().unwrap().len() - 1
+        );
+        run_under(&c, "pinhole").assert_error(&[&field, exposes, "the policy refuses it"]);
+        c.assert_clean();
+    }
+    // the state root of the runtime itself (here: this container's --root)
+    let mut c = Ctr::new("esc-bind-state");
+    let own_state = c.state_root().to_path_buf();
+    add_bind_mount(&mut c.spec, &own_state, "/state", false);
+    c.sh("true");
+    run_under(&c, "pinhole").assert_error(&["the policy refuses it"]);
+    c.assert_clean();
+    // an ordinary volume is fine
+    let mut c = Ctr::new("bind-ok");
+    add_bind_mount(&mut c.spec, state.path(), "/data", false);
+    c.sh("test -d /data");
+    run_under(&c, "pinhole").assert_ok();
+    c.assert_clean();
+}

@@ -124,3 +124,44 @@ fn pids_ceiling_applies_at_create_and_update() {
     let _ = c.remove();
     c.assert_clean();
 }
+
+/// Item 8: through the shim, a bind of `/run/containerd` (the shims' ttrpc sockets) and the
+/// host PID namespace are refused under `pinhole`, naming the field.
+#[test]
+fn runtime_sockets_and_host_pid_are_refused() {
+    if is_runc() {
+        eprintln!("skipped: runc's shim has no policy");
+        return;
+    }
+    let cd = Containerd::shared();
+    let host_pid = format!("pid:/proc/{}/ns/pid", std::process::id());
+    for (extra, needle) in [
+        (
+            vec![
+                "--mount",
+                "type=bind,src=/run/containerd,dst=/x,options=rbind:rw",
+            ],
+            "exposes /run/containerd/",
+        ),
+        (
+            vec!["--with-ns", host_pid.as_str()],
+            "shares the host's pid namespace",
+        ),
+    ] {
+        let c = cd.container("host-access");
+        let opts = RunOpts {
+            rm: true,
+            config_path: Some(policy("pinhole")),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let o = c.run(&["/bin/true"], &opts);
+        assert_ne!(o.code, 0, "ran: {o}");
+        assert!(
+            o.stderr.contains(needle) && o.stderr.contains("policy pinhole"),
+            "{o}"
+        );
+        let _ = c.remove();
+        c.assert_clean();
+    }
+}

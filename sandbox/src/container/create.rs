@@ -86,6 +86,9 @@ pub(crate) fn check(
         None => None,
     };
     let spec = &bundle.spec;
+    if let Some(policy) = &opts.policy {
+        policy.check_host(spec, &bundle.dir, &runtime_paths(root))?;
+    }
     crate::rootfs::validate(spec, &bundle.dir)?;
     let process = spec.process().as_ref().expect("checked by Bundle::load");
     CapSets::from_spec(process.capabilities().as_ref())?;
@@ -241,6 +244,24 @@ pub fn create(
         state,
         console: progress.console,
     })
+}
+
+/// The runtime's own state and sockets, which no container may bind: the state root (a
+/// shim's `<containerd state>/pinhole/<ns>`: then all of `<containerd state>/pinhole`) and
+/// containerd's sockets when a shim runs us (`TTRPC_ADDRESS` and its gRPC sibling).
+fn runtime_paths(root: &Root) -> Vec<PathBuf> {
+    let mut v = vec![root.dir().to_path_buf()];
+    if let Some(parent) = root.dir().parent().filter(|p| p.ends_with("pinhole")) {
+        v.push(parent.to_path_buf());
+    }
+    if let Some(ttrpc) = std::env::var_os("TTRPC_ADDRESS") {
+        let ttrpc = PathBuf::from(ttrpc);
+        if let Some(grpc) = ttrpc.to_str().and_then(|s| s.strip_suffix(".ttrpc")) {
+            v.push(PathBuf::from(grpc));
+        }
+        v.push(ttrpc);
+    }
+    v
 }
 
 /// Checks the id maps of the user namespace the first stage `pid` is in (created, joined by

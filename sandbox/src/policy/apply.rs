@@ -159,7 +159,7 @@ impl Policy {
         Ok(())
     }
 
-    fn spec_error(&self, field: &str, message: &str) -> PolicyError {
+    pub(super) fn spec_error(&self, field: &str, message: &str) -> PolicyError {
         PolicyError::Spec {
             policy: self.name.clone(),
             field: field.to_string(),

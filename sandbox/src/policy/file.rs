@@ -30,6 +30,40 @@ pub(super) struct File {
     devices: DevicesSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    host: HostSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostSection {
+    #[serde(default = "refuse")]
+    pid: super::Share,
+    #[serde(default = "refuse")]
+    ipc: super::Share,
+    #[serde(default = "allow")]
+    network: super::Share,
+    #[serde(default)]
+    bind_prefixes: Vec<String>,
+}
+
+impl Default for HostSection {
+    fn default() -> Self {
+        HostSection {
+            pid: refuse(),
+            ipc: refuse(),
+            network: allow(),
+            bind_prefixes: Vec::new(),
+        }
+    }
+}
+
+fn refuse() -> super::Share {
+    super::Share::Refuse
+}
+
+fn allow() -> super::Share {
+    super::Share::Allow
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +212,7 @@ pub(super) struct Checked {
     pub privileged: Privileged,
     pub devices: Vec<DeviceId>,
     pub limits: super::Limits,
+    pub host: super::HostRules,
 }
 
 impl File {
@@ -231,6 +266,27 @@ impl File {
             pids: limit("pids", self.limits.pids)?,
             memory: limit("memory", self.limits.memory)?,
         };
+        let mut bind_prefixes = Vec::new();
+        for (i, p) in self.host.bind_prefixes.iter().enumerate() {
+            let path = Path::new(p);
+            if !path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+            {
+                return Err(invalid(
+                    format!("host.bind_prefixes[{i}]"),
+                    format!("{p:?}: must be an absolute path without \"..\""),
+                ));
+            }
+            bind_prefixes.push(path.to_path_buf());
+        }
+        let host = super::HostRules {
+            pid: self.host.pid,
+            ipc: self.host.ipc,
+            network: self.host.network,
+            bind_prefixes,
+        };
         let seccomp = ceiling_profile(&self.seccomp, origin)?;
         Ok(Checked {
             name: self.name,
@@ -242,6 +298,7 @@ impl File {
             privileged: ns.privileged,
             devices,
             limits,
+            host,
         })
     }
 }

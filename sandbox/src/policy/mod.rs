@@ -57,6 +57,17 @@
 //! pids = 4096                      # pids.max per container
 //! memory = 0                       # memory limit in bytes (memory+swap capped at it too)
 //!
+//! [host]
+//! # Sharing the host's namespaces (no entry of that type in the spec, or a path that is the
+//! # runtime's own): "refuse" or "allow".
+//! pid = "refuse"
+//! ipc = "refuse"
+//! network = "allow"
+//! # Bind mount sources must lie below one of these (empty: anywhere). Never allowed,
+//! # whatever this says: /proc, /sys, runtimes' sockets, state and image stores (host.rs
+//! # PROTECTED), the runtime's own state root, or any directory containing one (/, /run).
+//! bind_prefixes = []
+//!
 //! [devices]
 //! # Devices containers may use besides the defaults (null, zero, full, random, urandom,
 //! # tty, ptmx, pts/*), as "c MAJOR:MINOR" / "b MAJOR:MINOR"; e.g. "c 10:200" (/dev/net/tun).
@@ -67,6 +78,7 @@ mod apply;
 mod confine;
 mod error;
 mod file;
+mod host;
 mod limits;
 mod process;
 
@@ -80,6 +92,7 @@ use serde::Deserialize;
 
 pub use confine::{DeviceId, MASKED_PATHS, READONLY_PATHS};
 pub use error::PolicyError;
+pub use host::{HostRules, Share, PROTECTED};
 pub use limits::{Limits, DEFAULT_PIDS};
 pub use process::ProcessCeiling;
 
@@ -140,6 +153,7 @@ pub struct Policy {
     privileged: Privileged,
     devices: Vec<DeviceId>,
     limits: Limits,
+    host: HostRules,
 }
 
 impl Policy {
@@ -169,6 +183,7 @@ impl Policy {
             privileged: c.privileged,
             devices: c.devices,
             limits: c.limits,
+            host: c.host,
         })
     }
 
@@ -189,6 +204,7 @@ impl Policy {
                 pids: Some(DEFAULT_PIDS),
                 memory: None,
             },
+            host: HostRules::default(),
         }
     }
 

@@ -1,0 +1,179 @@
+//! `[host]`: what of the host a container may share — the host's PID, IPC and network
+//! namespaces, and host paths as bind mount sources.
+//!
+//! A container sharing the host PID namespace can signal host processes (and, were it root in
+//! the same user namespace, ptrace them); one binding `/` writes host files as root; one
+//! binding `/run/containerd` drives a shim's ttrpc API from inside. So:
+//!
+//! * each of `pid`, `ipc` and `network` is `"refuse"` or `"allow"`; a container shares the
+//!   host's namespace when the spec has no entry of that type, or joins one by path that is
+//!   the runtime's own (compared by device and inode with `/proc/self/ns/*`);
+//! * bind sources (resolved on the host, symlinks followed) are never one of the
+//!   [`PROTECTED`] paths, anything below them, or anything that contains them (`/`, `/run`),
+//!   nor the runtime's own state and sockets; with `bind_prefixes` set they must also lie
+//!   below one of those.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use serde::Deserialize;
+
+use super::{Policy, PolicyError};
+
+/// Host paths no container may bind, see below, or bind an ancestor of: the kernel's views
+/// of the host, container runtimes' sockets, state and image stores.
+pub const PROTECTED: &[&str] = &[
+    "/proc",
+    "/sys",
+    "/run/pinhole",
+    "/run/containerd/s",
+    "/run/containerd/containerd.sock",
+    "/run/containerd/containerd.sock.ttrpc",
+    "/run/containerd/io.containerd.runtime.v2.task",
+    "/run/containerd/io.containerd.runtime.v1.linux",
+    "/var/lib/containerd/io.containerd.content.v1.content",
+    "/var/lib/containerd/io.containerd.metadata.v1.bolt",
+    "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs",
+    "/run/docker.sock",
+    "/run/docker",
+    "/var/lib/docker/overlay2",
+    "/var/lib/docker/image",
+    "/var/lib/docker/containerd",
+    "/run/crio",
+    "/run/podman",
+    "/var/lib/kubelet/pki",
+];
+
+/// Whether a container may share one of the host's namespaces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Share {
+    /// Refused, naming the namespace.
+    #[default]
+    Refuse,
+    /// Allowed.
+    Allow,
+}
+
+/// The checked `[host]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRules {
+    /// The host PID namespace.
+    pub pid: Share,
+    /// The host IPC namespace.
+    pub ipc: Share,
+    /// The host network namespace.
+    pub network: Share,
+    /// Bind sources must lie below one of these (empty: anywhere not protected).
+    pub bind_prefixes: Vec<PathBuf>,
+}
+
+impl Default for HostRules {
+    /// `pinhole`'s defaults: host PID and IPC refused, host network allowed (host-network
+    /// pods are common and the seccomp/capability ceiling still applies to them).
+    fn default() -> HostRules {
+        HostRules {
+            pid: Share::Refuse,
+            ipc: Share::Refuse,
+            network: Share::Allow,
+            bind_prefixes: Vec::new(),
+        }
+    }
+}
+
+/// Whether the namespace at `path` is the runtime's own of that type.
+fn is_ours(path: &Path, proc_name: &str) -> bool {
+    let ours = std::fs::metadata(format!("/proc/self/ns/{proc_name}"));
+    let theirs = std::fs::metadata(path);
+    match (ours, theirs) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Whether `a` is `b` or below it.
+fn within(a: &Path, b: &Path) -> bool {
+    a.starts_with(b)
+}
+
+impl Policy {
+    /// Checks what the spec shares with the host against `[host]`: namespaces, and bind
+    /// sources (relative ones are relative to `bundle`). `runtime_paths` are the caller's own
+    /// state and sockets, protected like [`PROTECTED`].
+    pub fn check_host(
+        &self,
+        spec: &Spec,
+        bundle: &Path,
+        runtime_paths: &[PathBuf],
+    ) -> Result<(), PolicyError> {
+        let rules = &self.host;
+        let namespaces = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
+        for (typ, proc_name, key, share) in [
+            (LinuxNamespaceType::Pid, "pid", "pid", rules.pid),
+            (LinuxNamespaceType::Ipc, "ipc", "ipc", rules.ipc),
+            (LinuxNamespaceType::Network, "net", "network", rules.network),
+        ] {
+            if share == Share::Allow {
+                continue;
+            }
+            let entry = namespaces.iter().find(|n| n.typ() == typ);
+            let host = match entry {
+                None => true,
+                Some(n) => n.path().as_ref().is_some_and(|p| is_ours(p, proc_name)),
+            };
+            if host {
+                return Err(self.spec_error(
+                    "linux.namespaces",
+                    &format!("shares the host's {key} namespace, which the policy refuses ([host] {key})"),
+                ));
+            }
+        }
+        let protected: Vec<PathBuf> = PROTECTED
+            .iter()
+            .map(PathBuf::from)
+            .chain(runtime_paths.iter().cloned())
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+            .collect();
+        for (i, m) in spec.mounts().iter().flatten().enumerate() {
+            let opts = m.options().as_deref().unwrap_or_default();
+            let bind = m.typ().as_deref() == Some("bind")
+                || opts.iter().any(|o| o == "bind" || o == "rbind");
+            let Some(src) = m.source().as_ref().filter(|_| bind) else {
+                continue;
+            };
+            let src = bundle.join(src);
+            let real = std::fs::canonicalize(&src).unwrap_or_else(|_| src.clone());
+            let field = format!("mounts[{i}].source");
+            if let Some(p) = protected
+                .iter()
+                .find(|p| within(&real, p) || within(p, &real))
+            {
+                return Err(self.spec_error(
+                    &field,
+                    &format!(
+                        "{} exposes {} (the host's or a runtime's own); the policy refuses it",
+                        real.display(),
+                        p.display()
+                    ),
+                ));
+            }
+            if !rules.bind_prefixes.is_empty()
+                && !rules.bind_prefixes.iter().any(|p| within(&real, p))
+            {
+                return Err(self.spec_error(
+                    &field,
+                    &format!(
+                        "{} is not below any of [host] bind_prefixes",
+                        real.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
