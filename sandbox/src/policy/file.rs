@@ -102,6 +102,8 @@ struct SeccompSection {
     profile: String,
     #[serde(default)]
     deny: Vec<String>,
+    #[serde(default)]
+    native_only: bool,
 }
 
 impl Default for SeccompSection {
@@ -109,6 +111,7 @@ impl Default for SeccompSection {
         SeccompSection {
             profile: default_profile(),
             deny: Vec::new(),
+            native_only: false,
         }
     }
 }
@@ -312,7 +315,8 @@ const ALL_ARCHES: &[Arch] = &[
     Arch::ScmpArchArm,
 ];
 
-/// Builds the ceiling profile: the named base profile minus `deny`, checked by the compiler.
+/// Builds the ceiling profile: the named base profile minus `deny`, limited to the native ABI
+/// when `native_only` is set, checked by the compiler.
 fn ceiling_profile(
     section: &SeccompSection,
     origin: &Path,
@@ -331,14 +335,19 @@ fn ceiling_profile(
     }
     let base = match section.profile.as_str() {
         "default" => default_allowlist(),
-        "unconfined" if section.deny.is_empty() => return Ok(None),
+        "unconfined" if section.deny.is_empty() && !section.native_only => return Ok(None),
         "unconfined" => allow_all(),
         path => load_profile(
             &origin.parent().unwrap_or(Path::new("/")).join(path),
             origin,
         )?,
     };
-    let profile = remove_names(base, &section.deny);
+    let mut profile = remove_names(base, &section.deny);
+    if section.native_only {
+        // The compiler covers the native arch only and kills a process entering any other
+        // ABI (i386 `int 0x80`, x32 syscall numbers): see `crate::seccomp`'s semantics.
+        profile.set_architectures(Some(vec![Arch::ScmpArchNative]));
+    }
     crate::seccomp::validate(&profile, &[]).map_err(seccomp_err)?;
     Ok(Some(profile))
 }

@@ -26,6 +26,13 @@
 //! # With a default-allow base ("unconfined" or such a file) they get an explicit EPERM rule.
 //! # Every name must be known to pinhole's seccomp compiler.
 //! deny = []
+//! # true: the ceiling covers only the native ABI (x86_64 on x86_64 hosts); a syscall entered
+//! # through any other ABI the kernel offers (i386 via `int 0x80` or a 32-bit program, x32
+//! # via X32_SYSCALL_BIT) kills the process with SIGSYS (SECCOMP_RET_KILL_PROCESS, the
+//! # compiler's action for architectures a profile does not list). Those ABIs reach code
+//! # the native filter rules cannot constrain (i386 socketcall reads its arguments from
+//! # memory). Also applies to "unconfined" (then the ceiling allows every native syscall).
+//! native_only = false
 //!
 //! [capabilities]
 //! # The most any of the five sets (bounding, effective, permitted, inheritable, ambient)
@@ -118,6 +125,27 @@ impl Recorded {
 }
 
 /// pinhole's built-in ceiling allowlist (an OCI `linux.seccomp` object).
+///
+/// Docker's default allowlist (`hack/profiles/docker-default-allowlist.json`, less the names
+/// of other architectures) with these differences; OCI JSON has no room for reasons, so they
+/// are here, and `sandbox/src/seccomp/tests.rs` (`shipped_allowlist_*`) checks each one:
+/// - `io_uring_setup`, `io_uring_enter`, `io_uring_register` are not allowed: io_uring runs
+///   operations (`IORING_OP_CONNECT`, `IORING_OP_SOCKET`, `IORING_OP_OPENAT`, …) inside the
+///   kernel, where no seccomp rule on `connect`, `socket` or `openat` sees them.
+/// - `socketpair` gets `socket`'s rule (allowed unless a0, the family, is `AF_VSOCK` = 40):
+///   it creates both sockets through the family's create function before failing with
+///   EOPNOTSUPP (vsock has no socketpair), which is the vsock code the `socket` rule keeps out.
+///   Both compare the `int` family on its low 32 bits (see `crate::seccomp`).
+/// - On i386 (listed in `architectures`), the names `socket` and `socketpair` are the direct
+///   calls 359 and 360 and get the same rules. `socketcall` (102, i386 only) is allowed unless
+///   a0, the subcall, is `SYS_SOCKET` (1) or `SYS_SOCKETPAIR` (8): their family sits in user
+///   memory, out of a filter's reach. Other subcalls work as before. The cost: an i386 C
+///   library that creates sockets through socketcall gets EPERM from `socket()`. glibc picks
+///   socketcall or the direct call at build time (`__ASSUME_SOCKET_SYSCALL`, defined only when
+///   configured for a minimum kernel of 4.3 or later) and does not fall back at run time, so
+///   i386 builds for older minimum kernels (glibc's default is 3.2) cannot create sockets
+///   under this ceiling; libraries that use the direct calls (359/360) are unaffected. No
+///   rule here is arch-specific in form: `socketcall` simply does not exist on x86_64 or x32.
 pub const DEFAULT_ALLOWLIST_JSON: &str = include_str!("../../profiles/default-allowlist.json");
 
 /// Number of ids a forced user namespace maps (uid and gid each).

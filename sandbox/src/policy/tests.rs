@@ -509,3 +509,52 @@ fn effective_user_namespace_is_checked() {
         .check_effective_userns("0 0 4294967295", "0 0 4294967295")
         .unwrap();
 }
+
+#[test]
+fn native_only_limits_the_ceiling_to_the_native_abi() {
+    use oci_spec::runtime::Arch;
+    let arches = |p: &Policy| p.seccomp_ceiling().unwrap().architectures().clone();
+    let p = parse("name = \"n\"\n[seccomp]\nnative_only = true\n").unwrap();
+    assert_eq!(arches(&p), Some(vec![Arch::ScmpArchNative]));
+    // The rules are the default allowlist's.
+    let mut expected = super::default_allowlist();
+    expected.set_architectures(Some(vec![Arch::ScmpArchNative]));
+    assert_eq!(p.seccomp_ceiling(), Some(&expected));
+    // Off (the default): the base profile's architectures stay.
+    let p = parse("name = \"n\"\n[seccomp]\nnative_only = false\n").unwrap();
+    assert_eq!(
+        arches(&p),
+        super::default_allowlist().architectures().clone()
+    );
+    // "unconfined" + native_only still installs a ceiling: allow all, native ABI only.
+    let p =
+        parse("name = \"u\"\n[seccomp]\nprofile = \"unconfined\"\nnative_only = true\n").unwrap();
+    let ceiling = p.seccomp_ceiling().expect("a ceiling profile");
+    assert_eq!(ceiling.default_action(), LinuxSeccompAction::ScmpActAllow);
+    assert_eq!(arches(&p), Some(vec![Arch::ScmpArchNative]));
+    // A typo or a wrong type names the key.
+    let e = err("name = \"n\"\n[seccomp]\nnative_onyl = true\n");
+    assert!(e.contains("native_onyl"), "{e}");
+    let e = err("name = \"n\"\n[seccomp]\nnative_only = \"yes\"\n");
+    assert!(e.contains("seccomp.native_only"), "{e}");
+}
+
+#[test]
+fn shipped_policies_set_native_only_as_documented() {
+    use oci_spec::runtime::Arch;
+    let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    assert_eq!(
+        strict.seccomp_ceiling().unwrap().architectures().as_deref(),
+        Some(&[Arch::ScmpArchNative][..])
+    );
+    let pinhole = Policy::load(&policies_dir().join("pinhole.toml")).unwrap();
+    let listed = pinhole.seccomp_ceiling().unwrap().architectures().clone();
+    assert!(listed.unwrap().contains(&Arch::ScmpArchX86));
+    // Neither ceiling allows io_uring, whatever its deny list says.
+    for p in [&strict, &pinhole] {
+        let allowed = allowed_names(p.seccomp_ceiling().unwrap());
+        for name in ["io_uring_setup", "io_uring_enter", "io_uring_register"] {
+            assert!(!allowed.contains(&name.to_string()), "{}: {name}", p.name());
+        }
+    }
+}

@@ -21,7 +21,7 @@ use super::error::SeccompError;
 use super::filter::Filter;
 
 /// Version of the compiler, mixed into cache keys; bump whenever generated code changes.
-pub const COMPILER_VERSION: &str = "pinhole-seccomp-2";
+pub const COMPILER_VERSION: &str = "pinhole-seccomp-3";
 
 /// Upper bound on the size of a valid cache entry (header + 4096 instructions).
 const MAX_ENTRY_LEN: u64 = 40 + 8 * MAX_INSTRUCTIONS as u64;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
 
+use super::argwidth::arg_masks;
 use super::asm::{Asm, Cmp, Label, Target};
 use super::error::SeccompError;
 use super::filter::Filter;
@@ -65,7 +66,21 @@ enum Entry {
     /// Unconditional action: a `jeq` straight to a shared `ret`.
     Simple(u32),
     /// Ordered rules (indices into the rule list); first match wins, then `fallback`.
-    Block { rules: Vec<usize>, fallback: u32 },
+    Block {
+        rules: Vec<usize>,
+        fallback: u32,
+        /// Per argument index, the bits the kernel reads ([`arg_masks`]).
+        widths: [u64; MAX_ARGS],
+    },
+}
+
+/// The rules naming one syscall number of one arch.
+#[derive(Clone, Debug)]
+struct Chain {
+    /// Rule indices in profile order.
+    rules: Vec<usize>,
+    /// Per argument index, the bits the kernel reads.
+    widths: [u64; MAX_ARGS],
 }
 
 /// Compiles `seccomp` into a filter. See [`crate::seccomp::compile`].
@@ -82,8 +97,8 @@ pub(crate) fn compile(seccomp: &LinuxSeccomp, optional: &[String]) -> Result<Fil
     let all_optional = optional.iter().any(|o| o == "*");
 
     let mut rules = Vec::with_capacity(syscalls.len());
-    // Per arch: syscall number → rule indices in profile order.
-    let mut chains: Vec<BTreeMap<u32, Vec<usize>>> = vec![BTreeMap::new(); arches.len()];
+    // Per arch: syscall number → the rules naming it.
+    let mut chains: Vec<BTreeMap<u32, Chain>> = vec![BTreeMap::new(); arches.len()];
     for (index, sc) in syscalls.iter().enumerate() {
         let action = resolve_action(
             sc.action(),
@@ -98,9 +113,12 @@ pub(crate) fn compile(seccomp: &LinuxSeccomp, optional: &[String]) -> Result<Fil
             for (a, arch) in arches.iter().enumerate() {
                 if let Some(nr) = arch.lookup(name) {
                     known = true;
-                    let chain = chains[a].entry(nr).or_default();
-                    if chain.last() != Some(&index) {
-                        chain.push(index);
+                    let chain = chains[a].entry(nr).or_insert_with(|| Chain {
+                        rules: Vec::new(),
+                        widths: arg_masks(name, *arch),
+                    });
+                    if chain.rules.last() != Some(&index) {
+                        chain.rules.push(index);
                     }
                 }
             }
@@ -194,9 +212,16 @@ fn resolve_conds(sc: &LinuxSyscall, index: usize) -> Result<Vec<Cond>, SeccompEr
 /// makes the first of several conflicting unconditional rules win), then trailing rules whose
 /// action is the default are dropped (falling through gives the same result). Empty chains
 /// are left to the default action.
-fn entries(rules: &[Rule], chains: BTreeMap<u32, Vec<usize>>, default: u32) -> Vec<(u32, Entry)> {
+fn entries(rules: &[Rule], chains: BTreeMap<u32, Chain>, default: u32) -> Vec<(u32, Entry)> {
     let mut out = Vec::with_capacity(chains.len());
-    for (nr, mut chain) in chains {
+    for (
+        nr,
+        Chain {
+            rules: mut chain,
+            widths,
+        },
+    ) in chains
+    {
         if let Some(cut) = chain.iter().position(|r| rules[*r].conds.is_empty()) {
             chain.truncate(cut + 1);
         }
@@ -213,11 +238,13 @@ fn entries(rules: &[Rule], chains: BTreeMap<u32, Vec<usize>>, default: u32) -> V
             Entry::Block {
                 rules: chain,
                 fallback: rules[last].action,
+                widths,
             }
         } else {
             Entry::Block {
                 rules: chain,
                 fallback: default,
+                widths,
             }
         };
         out.push((nr, entry));
@@ -309,9 +336,9 @@ fn emit_program(
     asm.ret(RET_KILL_PROCESS);
 
     let default_entry = Entry::Simple(default);
-    let tree = |asm: &mut Asm, arch: TargetArch, entries: &[(u32, Entry)], lo, hi| {
+    let tree = |asm: &mut Asm, entries: &[(u32, Entry)], lo, hi| {
         let ranges = ranges(entries, &default_entry, lo, hi);
-        emit_tree(asm, &ranges, rules, arch);
+        emit_tree(asm, &ranges, rules);
     };
     for (audit_arch, label) in audit.iter().zip(labels) {
         asm.bind(label);
@@ -332,12 +359,12 @@ fn emit_program(
                 Target::To(x32_label),
                 Target::Next,
             );
-            tree(asm, *primary, primary_entries, 0, X32_SYSCALL_BIT - 1);
+            tree(asm, primary_entries, 0, X32_SYSCALL_BIT - 1);
             asm.bind(x32_label);
             match x32 {
                 // nr == -1 (e.g. a tracer skipping a syscall) is not an x32 syscall; it has
                 // no entry, so the x32 tree's last run gives it the default action.
-                Some((x32, x32_entries)) => tree(asm, *x32, x32_entries, X32_SYSCALL_BIT, u32::MAX),
+                Some((_, x32_entries)) => tree(asm, x32_entries, X32_SYSCALL_BIT, u32::MAX),
                 None => {
                     let kill = asm.label();
                     asm.jmp(Cmp::Eq, u32::MAX, Target::Next, Target::To(kill));
@@ -347,7 +374,7 @@ fn emit_program(
                 }
             }
         } else {
-            tree(asm, *primary, primary_entries, 0, u32::MAX);
+            tree(asm, primary_entries, 0, u32::MAX);
         }
     }
 }
@@ -403,37 +430,32 @@ fn tree_len(ranges: &[Range], rules: &[Rule]) -> usize {
 ///
 /// Large trees are split with `jge` until subtrees fit [`POOL_SPAN`]; each such subtree is
 /// followed by the returns its unconditional runs share.
-fn emit_tree(asm: &mut Asm, ranges: &[Range], rules: &[Rule], arch: TargetArch) {
+fn emit_tree(asm: &mut Asm, ranges: &[Range], rules: &[Rule]) {
     if ranges.len() == 1 || tree_len(ranges, rules) <= POOL_SPAN {
         let mut pool = RetPool::default();
-        emit_node(asm, ranges, rules, arch, &mut pool);
+        emit_node(asm, ranges, rules, &mut pool);
         pool.emit(asm);
         return;
     }
     let mid = ranges.len() / 2;
     let right = asm.label();
     asm.jmp(Cmp::Ge, ranges[mid].lo, Target::To(right), Target::Next);
-    emit_tree(asm, &ranges[..mid], rules, arch);
+    emit_tree(asm, &ranges[..mid], rules);
     asm.bind(right);
-    emit_tree(asm, &ranges[mid..], rules, arch);
+    emit_tree(asm, &ranges[mid..], rules);
 }
 
 /// Emits the dispatch over `ranges` reached by falling through: one `jge` per split, whose
 /// targets are the pool's shared return for a single unconditional run.
-fn emit_node(
-    asm: &mut Asm,
-    ranges: &[Range],
-    rules: &[Rule],
-    arch: TargetArch,
-    pool: &mut RetPool,
-) {
+fn emit_node(asm: &mut Asm, ranges: &[Range], rules: &[Rule], pool: &mut RetPool) {
     if let [range] = ranges {
         match range.entry {
             Entry::Simple(action) => asm.ret(*action),
             Entry::Block {
                 rules: chain,
                 fallback,
-            } => emit_block(asm, chain, *fallback, rules, arch),
+                widths,
+            } => emit_block(asm, chain, *fallback, rules, widths),
         }
         return;
     }
@@ -460,23 +482,30 @@ fn emit_node(
     };
     asm.jmp(Cmp::Ge, right[0].lo, jt, jf);
     if single(left).is_none() {
-        emit_node(asm, left, rules, arch, pool);
+        emit_node(asm, left, rules, pool);
     }
     if single(right).is_none() {
         if let Some(l) = right_label {
             asm.bind(l);
         }
-        emit_node(asm, right, rules, arch, pool);
+        emit_node(asm, right, rules, pool);
     }
 }
 
 /// Emits the rules of one syscall: each rule's conditions jump to the next rule on failure.
-fn emit_block(asm: &mut Asm, chain: &[usize], fallback: u32, rules: &[Rule], arch: TargetArch) {
+/// `widths` holds, per argument index, the bits the kernel reads.
+fn emit_block(
+    asm: &mut Asm,
+    chain: &[usize],
+    fallback: u32,
+    rules: &[Rule],
+    widths: &[u64; MAX_ARGS],
+) {
     for r in chain {
         let rule = &rules[*r];
         let fail = asm.label();
         for cond in &rule.conds {
-            emit_cond(asm, cond, fail, arch.has_32bit_args());
+            emit_cond(asm, cond, fail, widths[cond.index as usize]);
         }
         asm.ret(rule.action);
         asm.bind(fail);
@@ -486,20 +515,26 @@ fn emit_block(asm: &mut Asm, chain: &[usize], fallback: u32, rules: &[Rule], arc
 
 /// Emits one argument condition: falls through when it holds, jumps to `fail` otherwise.
 ///
-/// 64-bit values are compared as unsigned (hi, lo) pairs like libseccomp; on 32-bit arches
-/// only the low halves exist and are compared.
-fn emit_cond(asm: &mut Asm, c: &Cond, fail: Label, bits32: bool) {
+/// `width` is the mask of the argument bits the kernel reads. 64-bit arguments are compared
+/// as unsigned (hi, lo) pairs like libseccomp. Narrower ones (i386 arguments, `int`s and
+/// `umode_t`s of [`super::argwidth::NARROW`]) are compared on those bits only: argument, value
+/// and mask are all cut to `width`, the hi word is not read (see the module docs).
+fn emit_cond(asm: &mut Asm, c: &Cond, fail: Label, width: u64) {
     use LinuxSeccompOperator as Op;
     let lo_off = OFF_ARGS + 8 * c.index;
     let hi_off = lo_off + 4;
-    let (vhi, vlo) = ((c.value >> 32) as u32, c.value as u32);
-    let (mhi, mlo) = ((c.mask >> 32) as u32, c.mask as u32);
+    let (value, mask) = (c.value & width, c.mask & width);
+    let (vhi, vlo) = ((value >> 32) as u32, value as u32);
+    let (mhi, mlo) = ((mask >> 32) as u32, mask as u32);
     let fail = Target::To(fail);
     let next = Target::Next;
     let ok = asm.label();
     let okt = Target::To(ok);
-    if bits32 {
+    if width <= u64::from(u32::MAX) {
         asm.ld(lo_off);
+        if width != u64::from(u32::MAX) && c.op != Op::ScmpCmpMaskedEq {
+            asm.and(width as u32);
+        }
         match c.op {
             Op::ScmpCmpEq => asm.jmp(Cmp::Eq, vlo, next, fail),
             Op::ScmpCmpNe => asm.jmp(Cmp::Eq, vlo, fail, next),

@@ -58,16 +58,29 @@
 //!   (x86_64 hosts) are added. Architectures the host kernel can never report (ARM on x86_64,
 //!   …) are ignored: their code would be unreachable.
 //! - Names: a name is known if any covered arch has it; on arches lacking it, it is skipped.
-//!   Unknown names are an error unless listed in `optional` (or `optional` holds `"*"`).
+//!   A name that only exists on arches the filter does not cover (this host's uncovered ABIs,
+//!   or arm, ppc64, s390x) is skipped too. Unknown names are an error unless listed in
+//!   `optional` (or `optional` holds `"*"`).
 //! - Rules for the same syscall are tried in profile order and the first whose conditions all
 //!   hold (AND) decides. An unconditional rule ends the chain, so when one syscall has several
 //!   conflicting unconditional actions the first one wins.
 //! - Conditions compare 64-bit arguments as unsigned (hi, lo) halves like libseccomp;
 //!   `SCMP_CMP_MASKED_EQ` is `(arg & value) == valueTwo`. On i386 only the low 32 bits exist
 //!   and only they are compared (values are truncated, as libseccomp does).
+//! - Arguments the kernel declares narrower than 64 bits (`int`, `unsigned int`, `pid_t`,
+//!   `umode_t`, … in the syscall's prototype; table in `argwidth.rs`) are compared on the bits
+//!   the kernel reads, on every arch: the kernel casts the register to the declared type, so
+//!   `socket(0x1_0000_0028, …)` is `socket(AF_VSOCK, …)` and a full 64-bit compare would let
+//!   it pass an `a0 != 40` rule. Argument, `value` and `valueTwo` are all cut to the width
+//!   (the i386 rule above, applied per argument), and the operators act on the cut values:
+//!   EQ/NE/MASKED_EQ then say exactly what the kernel sees; GT/GE/LT/LE compare the cut
+//!   values unsigned (so a negative `int` is a large number, as in libseccomp's 32-bit
+//!   compares), and a value with bits above the width is cut, not an error (e.g.
+//!   `EQ 0xffffffffffffffff` on an `int` matches -1, the way a sign-extended profile means it).
 //! - Actions: ALLOW, LOG, ERRNO (`errnoRet`, default EPERM, at most 4095), KILL/KILL_THREAD,
 //!   KILL_PROCESS, TRAP. NOTIFY and TRACE are rejected.
 
+mod argwidth;
 mod asm;
 mod cache;
 mod compile;

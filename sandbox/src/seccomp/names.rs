@@ -88,6 +88,14 @@ impl TargetArch {
     #[cfg(target_arch = "aarch64")]
     pub(crate) const NATIVE: TargetArch = TargetArch::Aarch64;
 
+    /// Every architecture a filter can cover on this host.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) const ALL: &'static [TargetArch] =
+        &[TargetArch::X86_64, TargetArch::X32, TargetArch::X86];
+    /// Every architecture a filter can cover on this host.
+    #[cfg(target_arch = "aarch64")]
+    pub(crate) const ALL: &'static [TargetArch] = &[TargetArch::Aarch64];
+
     /// Whether the native arch section also dispatches x32 syscalls (sorted right after it).
     pub(crate) const NATIVE_HAS_X32: bool = cfg!(target_arch = "x86_64");
 
@@ -220,13 +228,16 @@ mod tests {
     }
 }
 
-/// Whether `name` is a syscall of an architecture pinhole does not filter for here (arm,
-/// aarch64, ppc64, s390x). Portable profiles such as Docker's and containerd's default list
-/// such names (e.g. `recv`, `send`, `arm_fadvise64_64`); they simply do not exist on this
-/// machine, so skipping them changes nothing. Names unknown everywhere stay an error.
+/// Whether `name` is a syscall of an architecture the filter does not cover: one of this
+/// host's ABIs that the profile does not list (e.g. i386's `fadvise64_64` in a native-only
+/// profile), or one pinhole never filters for here (arm, aarch64, ppc64, s390x). Portable
+/// profiles such as Docker's and containerd's default list such names (e.g. `recv`, `send`,
+/// `arm_fadvise64_64`); they cannot reach the filter, so skipping them changes nothing.
+/// Names unknown everywhere stay an error.
 pub(crate) fn is_foreign(name: &str) -> bool {
     use std::str::FromStr;
-    syscalls::arm::Sysno::from_str(name).is_ok()
+    TargetArch::ALL.iter().any(|a| a.lookup(name).is_some())
+        || syscalls::arm::Sysno::from_str(name).is_ok()
         || syscalls::aarch64::Sysno::from_str(name).is_ok()
         || syscalls::powerpc64::Sysno::from_str(name).is_ok()
         || syscalls::s390x::Sysno::from_str(name).is_ok()
@@ -238,6 +249,8 @@ mod foreign_tests {
     fn foreign_names() {
         assert!(super::is_foreign("recv"));
         assert!(super::is_foreign("arm_fadvise64_64"));
+        assert!(super::is_foreign("fadvise64_64")); // i386 only
+        assert!(super::is_foreign("socketcall"));
         assert!(!super::is_foreign("no_such_syscall"));
     }
 }

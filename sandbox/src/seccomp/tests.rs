@@ -14,6 +14,7 @@ const I386: u32 = 0x4000_0003;
 const NR_UNAME: u32 = 63;
 const NR_GETPID: u32 = 39;
 const NR_PERSONALITY: u32 = 135;
+const NR_CLONE: u32 = 56;
 const NR_I386_UNAME: u32 = 122;
 const NR_I386_SOCKETCALL: u32 = 102;
 
@@ -190,15 +191,19 @@ const VALUES: [u64; 10] = [
     u64::MAX,
 ];
 
-#[test]
-fn arg_ops_64bit() {
+/// For every operator and value of [`VALUES`], compiles a rule allowing `name` when argument
+/// `index(value position)` satisfies it, and checks each of `nrs` (x86_64 audit arch, x32
+/// covered) against [`op_holds`] on the argument and the values cut to `width`, the bits the
+/// kernel reads.
+fn check_arg_ops(name: &str, nrs: &[u32], index: fn(usize) -> usize, width: u64) {
     for op in OPS {
         for (vi, &v) in VALUES.iter().enumerate() {
             let v2 = VALUES[(vi + 3) % VALUES.len()] & v;
-            let index = vi % 6;
+            let index = index(vi);
             let f = build(json!({
                 "defaultAction": "SCMP_ACT_ERRNO",
-                "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+                "syscalls": [{"names": [name], "action": "SCMP_ACT_ALLOW",
                     "args": [{"index": index, "value": v, "valueTwo": v2, "op": op}]}]
             }));
             for &arg in &VALUES {
@@ -207,23 +212,31 @@ fn arg_ops_64bit() {
                     arg.wrapping_add(1),
                     arg.wrapping_sub(1),
                     arg ^ (1 << 32),
+                    arg ^ (1 << 16),
                 ] {
                     let mut args = [0x5555_5555_5555_5555; 6];
                     args[index] = arg;
-                    let want = if op_holds(op, arg, v, v2) {
+                    let want = if op_holds(op, arg & width, v & width, v2 & width) {
                         RET_ALLOW
                     } else {
                         errno(libc::EPERM)
                     };
-                    assert_eq!(
-                        eval(&f, X86_64, NR_UNAME, args),
-                        want,
-                        "{op} arg {arg:#x} value {v:#x} value2 {v2:#x}"
-                    );
+                    for &nr in nrs {
+                        assert_eq!(
+                            eval(&f, X86_64, nr, args),
+                            want,
+                            "{name} nr {nr:#x} {op} arg {arg:#x} value {v:#x} value2 {v2:#x}"
+                        );
+                    }
                 }
             }
         }
     }
+}
+
+#[test]
+fn arg_ops_64bit() {
+    check_arg_ops("uname", &[NR_UNAME], |vi| vi % 6, u64::MAX);
 }
 
 #[test]
@@ -257,17 +270,150 @@ fn arg_ops_i386_compare_low_half() {
 
 #[test]
 fn masked_eq_with_high_bits() {
-    // clone: allow unless any namespace flag (incl. a high bit) is set.
+    // clone (flags are `unsigned long`): allow unless any namespace flag (incl. a high bit)
+    // is set.
     let f = build(json!({
         "defaultAction": "SCMP_ACT_ERRNO",
-        "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["clone"], "action": "SCMP_ACT_ALLOW",
             "args": [{"index": 0, "value": 0x1_7e02_0000u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}]
     }));
-    let call = |a: u64| eval(&f, X86_64, NR_PERSONALITY, [a, 0, 0, 0, 0, 0]);
+    let call = |a: u64| eval(&f, X86_64, NR_CLONE, [a, 0, 0, 0, 0, 0]);
     assert_eq!(call(0x11), RET_ALLOW);
     assert_eq!(call(0x2_0000_0011), RET_ALLOW);
     assert_eq!(call(0x1_0000_0000), errno(libc::EPERM));
     assert_eq!(call(0x0002_0000), errno(libc::EPERM));
+}
+
+const NR_SOCKET: u32 = 41;
+const NR_CHMOD: u32 = 90;
+const NR_I386_SOCKET: u32 = 359;
+const AF_VSOCK: u64 = 40;
+
+#[test]
+fn int_args_compare_the_low_32_bits() {
+    // The kernel casts `int family` to 32 bits: 0x1_0000_0028 is AF_VSOCK.
+    let hi_vsock = 0x1_0000_0000 | AF_VSOCK;
+    let allow_style = build(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": AF_VSOCK, "op": "SCMP_CMP_NE"}]}]
+    }));
+    let deny_style = build(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["socket"], "action": "SCMP_ACT_ERRNO",
+            "args": [{"index": 0, "value": AF_VSOCK, "op": "SCMP_CMP_EQ"}]}]
+    }));
+    for f in [&allow_style, &deny_style] {
+        for nr in [NR_SOCKET, X32_SYSCALL_BIT | NR_SOCKET] {
+            let socket = |family: u64| eval(f, X86_64, nr, [family, 1, 0, 0, 0, 0]);
+            assert_eq!(socket(AF_VSOCK), errno(libc::EPERM));
+            assert_eq!(socket(hi_vsock), errno(libc::EPERM), "nr {nr:#x}");
+            assert_eq!(socket(0xffff_ffff_0000_0000 | AF_VSOCK), errno(libc::EPERM));
+            // What the kernel sees decides: 0x1_0000_0002 is AF_INET.
+            assert_eq!(socket(2), RET_ALLOW);
+            assert_eq!(socket(0x1_0000_0002), RET_ALLOW);
+        }
+    }
+    // A value with high bits is cut like the argument (a sign-extended -1 is the int -1).
+    let f = build(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": u64::MAX, "op": "SCMP_CMP_EQ"}]}]
+    }));
+    assert_eq!(
+        eval(&f, X86_64, NR_SOCKET, [0xffff_ffff, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(
+        eval(&f, X86_64, NR_SOCKET, [u64::MAX, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(
+        eval(&f, X86_64, NR_SOCKET, [0x7fff_ffff, 0, 0, 0, 0, 0]),
+        errno(libc::EPERM)
+    );
+}
+
+/// Every operator on a narrow argument acts on the bits the kernel reads: argument, value
+/// and mask cut to the width, compared unsigned.
+#[test]
+fn narrow_arg_ops_cut_argument_and_values() {
+    // socket's `int type` and chmod's `umode_t mode`, native and x32.
+    check_arg_ops(
+        "socket",
+        &[NR_SOCKET, X32_SYSCALL_BIT | NR_SOCKET],
+        |_| 1,
+        0xffff_ffff,
+    );
+    check_arg_ops(
+        "chmod",
+        &[NR_CHMOD, X32_SYSCALL_BIT | NR_CHMOD],
+        |_| 1,
+        0xffff,
+    );
+}
+
+#[test]
+fn wide_args_keep_the_high_half() {
+    // clone's flags are `unsigned long` on x86_64: bit 32 is a real flag bit to the kernel.
+    let f = build(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["clone"], "action": "SCMP_ACT_ERRNO",
+            "args": [{"index": 0, "value": 0x1_0000_0000u64, "op": "SCMP_CMP_EQ"}]}]
+    }));
+    assert_eq!(
+        eval(&f, X86_64, NR_CLONE, [0x1_0000_0000, 0, 0, 0, 0, 0]),
+        errno(libc::EPERM)
+    );
+    assert_eq!(eval(&f, X86_64, NR_CLONE, [0, 0, 0, 0, 0, 0]), RET_ALLOW);
+    let masks = super::argwidth::arg_masks("clone", TargetArch::X86_64);
+    assert_eq!(masks, [u64::MAX; 6]);
+    let masks = super::argwidth::arg_masks("clone", TargetArch::X86);
+    assert_eq!(masks, [0xffff_ffff; 6]);
+    let masks = super::argwidth::arg_masks("chmod", TargetArch::X86);
+    assert_eq!(masks[1], 0xffff);
+}
+
+/// The width table agrees with the prototypes it quotes: every `int`-like argument of each
+/// listed syscall is listed as 32-bit, every `umode_t` as 16-bit, nothing else; every name is
+/// a syscall the compiler knows.
+#[test]
+fn narrow_table_matches_its_prototypes() {
+    use super::argwidth::{Width, NARROW};
+    let width_of = |ty: &str| match ty {
+        "umode_t" => Some(Width::W16),
+        "int" | "unsigned int" | "unsigned" | "pid_t" | "u32" | "uid_t" | "gid_t" => {
+            Some(Width::W32)
+        }
+        t if t.contains('*') || t == "unsigned long" || t == "long" || t == "size_t" => None,
+        t => panic!("unexpected type {t:?} in the width table's prototypes"),
+    };
+    let mut seen = Vec::new();
+    for n in NARROW {
+        assert!(!seen.contains(&n.name), "{} listed twice", n.name);
+        seen.push(n.name);
+        assert!(
+            TargetArch::X86_64.lookup(n.name).is_some() || TargetArch::X86.lookup(n.name).is_some(),
+            "{} is not a syscall",
+            n.name
+        );
+        let start = n
+            .prototype
+            .find("SYSCALL_DEFINE")
+            .expect("a SYSCALL_DEFINE prototype");
+        let body = &n.prototype[start..];
+        let count: usize = body[14..15].parse().expect("SYSCALL_DEFINE<n>");
+        let inner = body[16..].strip_suffix(')').expect("prototype ends with )");
+        let parts: Vec<&str> = inner.split(", ").collect();
+        assert_eq!(parts[0], n.name, "{}", n.prototype);
+        assert_eq!(parts.len(), 1 + 2 * count, "{}", n.prototype);
+        let derived: Vec<(usize, Width)> = (0..count)
+            .filter_map(|i| width_of(parts[1 + 2 * i]).map(|w| (i, w)))
+            .collect();
+        assert_eq!(derived, n.args, "{}", n.prototype);
+    }
 }
 
 #[test]
@@ -670,22 +816,24 @@ fn model(p: &Value, arch: TargetArch, nr: u32, args: [u64; 6]) -> u32 {
             a => panic!("model: action {a}"),
         }
     };
-    let bits32 = arch.has_32bit_args();
-    let trunc = |x: u64| if bits32 { x & 0xffff_ffff } else { x };
     for rule in p["syscalls"].as_array().into_iter().flatten() {
         let named = rule["names"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|n| arch.lookup(n.as_str().unwrap()) == Some(nr));
-        if !named {
+            .map(|n| n.as_str().unwrap())
+            .find(|n| arch.lookup(n) == Some(nr));
+        let Some(name) = named else {
             continue;
-        }
+        };
+        // The bits the kernel reads of each argument: all of them, the i386 low half, or the
+        // declared width of an `int`/`umode_t` argument.
+        let widths = super::argwidth::arg_masks(name, arch);
         let holds = rule["args"].as_array().into_iter().flatten().all(|a| {
             let i = a["index"].as_u64().unwrap() as usize;
-            let v = trunc(a["value"].as_u64().unwrap());
-            let v2 = trunc(a["valueTwo"].as_u64().unwrap_or(0));
-            op_holds(a["op"].as_str().unwrap(), trunc(args[i]), v, v2)
+            let v = a["value"].as_u64().unwrap() & widths[i];
+            let v2 = a["valueTwo"].as_u64().unwrap_or(0) & widths[i];
+            op_holds(a["op"].as_str().unwrap(), args[i] & widths[i], v, v2)
         });
         if holds {
             return action(rule, "errnoRet");
@@ -1001,4 +1149,98 @@ fn install_time_docker_default() {
             install_time_ns(&tiny, 300)
         );
     }
+}
+
+/// i386 `socketcall` subcalls (`SYS_*` of `linux/net.h`).
+const SYS_SOCKET: u64 = 1;
+const SYS_CONNECT: u64 = 3;
+const SYS_GETSOCKNAME: u64 = 6;
+const SYS_SOCKETPAIR: u64 = 8;
+
+/// The number of `name` on `arch`.
+fn nr_of(arch: TargetArch, name: &str) -> u32 {
+    arch.lookup(name)
+        .unwrap_or_else(|| panic!("{name} on {arch:?}"))
+}
+
+#[test]
+fn shipped_allowlist_refuses_vsock_on_every_abi() {
+    let f = compile(&crate::policy::default_allowlist(), &[]).unwrap();
+    let call = |arch: TargetArch, name: &str, a0: u64| {
+        eval(
+            &f,
+            arch.audit_arch(),
+            nr_of(arch, name),
+            [a0, 1, 0, 0, 0, 0],
+        )
+    };
+    for arch in [TargetArch::X86_64, TargetArch::X32, TargetArch::X86] {
+        for name in ["socket", "socketpair"] {
+            assert_eq!(
+                call(arch, name, AF_VSOCK),
+                errno(libc::EPERM),
+                "{arch:?} {name}"
+            );
+            assert_eq!(call(arch, name, 2), RET_ALLOW, "{arch:?} {name}");
+            assert_eq!(call(arch, name, 1), RET_ALLOW, "{arch:?} {name}");
+            // i386 registers are 32 bits: the high half never reaches the kernel there.
+            let hi = 0x1_0000_0000 | AF_VSOCK;
+            assert_eq!(call(arch, name, hi), errno(libc::EPERM), "{arch:?} {name}");
+        }
+    }
+    // The direct i386 calls are 359/360.
+    assert_eq!(nr_of(TargetArch::X86, "socket"), NR_I386_SOCKET);
+    // socketcall: SYS_SOCKET and SYS_SOCKETPAIR refused (their family is in memory), other
+    // subcalls allowed.
+    let socketcall = |a0: u64| eval(&f, I386, NR_I386_SOCKETCALL, [a0, 0x1000, 0, 0, 0, 0]);
+    assert_eq!(socketcall(SYS_SOCKET), errno(libc::EPERM));
+    assert_eq!(socketcall(SYS_SOCKETPAIR), errno(libc::EPERM));
+    assert_eq!(socketcall(SYS_CONNECT), RET_ALLOW);
+    assert_eq!(socketcall(SYS_GETSOCKNAME), RET_ALLOW);
+}
+
+#[test]
+fn shipped_allowlist_refuses_io_uring() {
+    let f = compile(&crate::policy::default_allowlist(), &[]).unwrap();
+    for arch in [TargetArch::X86_64, TargetArch::X32, TargetArch::X86] {
+        for name in ["io_uring_setup", "io_uring_enter", "io_uring_register"] {
+            let got = eval(&f, arch.audit_arch(), nr_of(arch, name), [0; 6]);
+            assert_eq!(got, errno(libc::EPERM), "{arch:?} {name}");
+        }
+    }
+}
+
+#[test]
+fn strict_ceiling_kills_the_compat_abis() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimeclass/policies");
+    let strict = crate::policy::Policy::load(&dir.join("pinhole-strict.toml")).unwrap();
+    let f = compile(strict.seccomp_ceiling().unwrap(), &[]).unwrap();
+    assert_eq!(native(&f, NR_GETPID), RET_ALLOW);
+    assert_eq!(native(&f, NR_UNAME), RET_ALLOW);
+    // Every i386 and x32 number, allowed natively or not, kills the process.
+    for nr in [
+        0,
+        20,
+        NR_I386_UNAME,
+        NR_I386_SOCKETCALL,
+        NR_I386_SOCKET,
+        1000,
+        u32::MAX,
+    ] {
+        assert_eq!(eval(&f, I386, nr, [0; 6]), RET_KILL_PROCESS, "i386 {nr}");
+    }
+    for nr in [0, NR_GETPID, NR_UNAME, 514, 0x3fff_ffff] {
+        assert_eq!(
+            native(&f, X32_SYSCALL_BIT | nr),
+            RET_KILL_PROCESS,
+            "x32 {nr}"
+        );
+    }
+    // nr -1 (a tracer skipping a syscall) is not an x32 call: default action.
+    assert_eq!(native(&f, u32::MAX), errno(libc::EPERM));
+    // The `pinhole` ceiling keeps both ABIs.
+    let pinhole = crate::policy::Policy::load(&dir.join("pinhole.toml")).unwrap();
+    let f = compile(pinhole.seccomp_ceiling().unwrap(), &[]).unwrap();
+    assert_eq!(eval(&f, I386, 20, [0; 6]), RET_ALLOW);
+    assert_eq!(native(&f, X32_SYSCALL_BIT | NR_GETPID), RET_ALLOW);
 }
