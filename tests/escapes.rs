@@ -540,3 +540,43 @@ fn host_namespaces_and_host_paths() {
     run_under(&c, "pinhole").assert_ok();
     c.assert_clean();
 }
+
+/// Item 8: a strict container's user namespace is owned by the unprivileged host uid its root
+/// maps to, not by host root: a root process of the host's user namespace (a container sharing
+/// the host PID namespace under a policy that allows it) holds every capability in every user
+/// namespace host root owns, so without this it could ptrace or read the memory of any strict
+/// pod even with no capabilities at all. Checked with `/proc/PID/root`, which needs the same
+/// ptrace access.
+#[test]
+fn strict_user_namespace_is_not_owned_by_host_root() {
+    let mut c = Ctr::new("strict-owner");
+    c.args(&["/bin/sleep", "30"]);
+    let p = policy("pinhole-strict");
+    c.create_with(&["--policy", p.to_str().unwrap()])
+        .assert_ok();
+    c.start_ok();
+    c.wait_status("running", std::time::Duration::from_secs(5));
+    let pid = c.init_pid().expect("init pid");
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || proc_cmdline(pid)
+            .first()
+            .is_some_and(|a| a.ends_with("sleep"))),
+        "init did not exec sleep"
+    );
+    // readlink of /proc/PID/root needs ptrace read access and no DAC permission.
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--bounding-set=-all",
+            "--inh-caps=-all",
+            "--ambient-caps=-all",
+        ])
+        .args(["readlink", &format!("/proc/{pid}/root")])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && out.stdout.is_empty(),
+        "a capability-less host root has ptrace access to a strict container: {out:?}"
+    );
+    c.kill_and_delete();
+    c.assert_clean();
+}

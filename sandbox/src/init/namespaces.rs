@@ -122,6 +122,9 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
 
     let new_userns = cfg.creates_ns(LinuxNamespaceType::User) && owner_userns.is_none();
     if new_userns {
+        if let Some((uid, gid)) = userns_owner(cfg) {
+            become_owner(uid, gid)?;
+        }
         unshare(CloneFlags::CLONE_NEWUSER)
             .map_err(|e| InitError::msg(format!("create user namespace: {e}")))?;
         in_userns = true;
@@ -177,6 +180,49 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
         })
         .map_err(|e| InitError::msg(format!("sync: {e}")))?;
     }
+    Ok(())
+}
+
+/// The host ids a user namespace we create should be owned by: those its root maps to
+/// (`None` when root maps to host root or nothing is mapped).
+fn userns_owner(cfg: &InitConfig) -> Option<(u32, u32)> {
+    let host = |maps: &[oci_spec::runtime::LinuxIdMapping]| {
+        maps.iter()
+            .find(|m| m.container_id() == 0 && m.size() > 0)
+            .or_else(|| maps.first())
+            .map(|m| m.host_id())
+    };
+    let owner = (host(&cfg.uid_mappings)?, host(&cfg.gid_mappings)?);
+    (owner.0 != 0).then_some(owner)
+}
+
+/// Switches to host `uid`/`gid` (no supplementary groups) keeping our capabilities, so that
+/// the user namespace created next is owned by that unprivileged uid. A namespace owned by
+/// host root would give *every* host-root process of the parent namespace — a container
+/// sharing the host PID namespace, even with no capabilities at all — every capability in
+/// it, and with it ptrace access to the container. The capabilities kept let `unshare`
+/// succeed where unprivileged user namespaces are restricted; the new namespace grants its
+/// own full set anyway.
+fn become_owner(uid: u32, gid: u32) -> Result<(), InitError> {
+    let fail = |what: &str, e: String| {
+        InitError::msg(format!("user namespace owner {uid}:{gid}: {what}: {e}"))
+    };
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
+        return Err(fail(
+            "keep capabilities",
+            std::io::Error::last_os_error().to_string(),
+        ));
+    }
+    nix::unistd::setgroups(&[]).map_err(|e| fail("setgroups", e.to_string()))?;
+    setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
+        .map_err(|e| fail("setresgid", e.to_string()))?;
+    setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
+        .map_err(|e| fail("setresuid", e.to_string()))?;
+    let permitted = caps::read(None, caps::CapSet::Permitted)
+        .map_err(|e| fail("read capabilities", e.to_string()))?;
+    caps::set(None, caps::CapSet::Effective, &permitted)
+        .map_err(|e| fail("raise capabilities", e.to_string()))?;
     Ok(())
 }
 
