@@ -329,3 +329,16 @@ fn host_global_sysctl_refused() {
     c.run().assert_error(&["linux.sysctl", "kernel.panic"]);
     c.assert_clean();
 }
+
+/// `process.oomScoreAdj` reaches the workload; it is written through the runtime's own /proc
+/// before the container's rootfs exists, so it applies also without a procfs in the spec.
+#[test]
+fn oom_score_adj_applied() {
+    let mut c = Ctr::new("oom-adj");
+    c.spec["process"]["oomScoreAdj"] = json!(500);
+    c.sh("cat /proc/self/oom_score_adj");
+    let out = c.run();
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "500", "{out}");
+    c.assert_clean();
+}

@@ -99,6 +99,7 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         ),
         InitKind::Exec => None,
     };
+    process::apply_oom_score_adj(&cfg.process);
     let mut pre_opened = crate::rootfs::mounts::PreOpened::new();
     if cfg.kind == InitKind::Container && cfg.creates_ns(LinuxNamespaceType::User) {
         // Still host root here: afterwards the container's root is an unprivileged host uid
@@ -129,7 +130,6 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
             .map_err(|e| InitError::msg(format!("send terminal to the caller: {e}")))?;
     }
     process::apply_rlimits(&cfg.process)?;
-    process::apply_oom_score_adj(&cfg.process);
     process::enter_cwd(&cfg.process)?;
     let exec = process::Exec::prepare(&cfg.process)?;
     let caps = CapSets::from_spec(cfg.process.capabilities().as_ref())

@@ -78,8 +78,10 @@ pub fn apply_rlimits(process: &Process) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Writes `process.oomScoreAdj`. Fails soft when the host forbids the value (raising
-/// needs CAP_SYS_RESOURCE, which some hosts, like this project's CI, do not grant).
+/// Writes `process.oomScoreAdj` (inherited by the container process through fork and
+/// execve). Called first thing in the init, while `/proc` is still the runtime's own, so no
+/// path the container controls is written. Fails soft when the host forbids the value
+/// (lowering needs CAP_SYS_RESOURCE, which some hosts, like this project's CI, do not grant).
 pub fn apply_oom_score_adj(process: &Process) {
     if let Some(adj) = process.oom_score_adj() {
         let _ = std::fs::write("/proc/self/oom_score_adj", adj.to_string());
@@ -268,18 +270,25 @@ pub fn open_console(process: &Process) -> Result<std::os::fd::OwnedFd, InitError
             std::io::Error::last_os_error()
         ))
     };
-    // SAFETY: a NUL-terminated path and plain flags.
-    let raw = unsafe {
-        libc::open(
-            c"/dev/ptmx".as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if raw < 0 {
-        return Err(err("open /dev/ptmx"));
+    // The container's /dev is the container's: no magic link (a `/dev/ptmx ->
+    // /proc/1/root/...` in a container sharing a PID namespace) and nothing but a pty
+    // multiplexer (5:2, or a devpts `ptmx`, also 5:2) is accepted.
+    let master = crate::rootfs::sys::openat2(
+        crate::rootfs::mounts::cwd_fd(),
+        c"/dev/ptmx",
+        libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK,
+        crate::rootfs::sys::RESOLVE_NO_MAGICLINKS,
+    )
+    .map_err(|e| InitError::msg(format!("process.terminal: open /dev/ptmx: {e}")))?;
+    let st = nix::sys::stat::fstat(master.as_raw_fd())
+        .map_err(|e| InitError::msg(format!("process.terminal: fstat /dev/ptmx: {e}")))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(5, 2) {
+        return Err(InitError::msg(
+            "process.terminal: /dev/ptmx is not the pty multiplexer (5:2); refusing it",
+        ));
     }
-    // SAFETY: raw is a fresh fd we own.
-    let master = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: F_SETFL on our own fd: back to blocking I/O for the terminal.
+    unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFL, libc::O_RDWR) };
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK takes a pointer to an int that lives across the call.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
