@@ -165,3 +165,55 @@ fn runtime_sockets_and_host_pid_are_refused() {
         c.assert_clean();
     }
 }
+
+/// Item 1 through the shim: an image whose `/proc` is a symlink (`/proc -> /p`) made procfs
+/// land on `/p`, below which a volume could then cover `sys/net` and redirect sysctl writes
+/// into the host's `core_pattern`. The proc mount is refused, naming it.
+#[test]
+fn image_with_symlinked_proc_is_refused() {
+    if is_runc() {
+        eprintln!("skipped: runc's shim has no policy");
+        return;
+    }
+    let cd = Containerd::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    for d in ["bin", "dev", "sys", "tmp", "etc", "p"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    let test_rootfs = target_dir().join("pinhole-test/rootfs");
+    std::fs::copy(test_rootfs.join("bin/busybox"), rootfs.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    std::os::unix::fs::symlink("/p", rootfs.join("proc")).unwrap();
+    let image = format!("pinhole.test/{}:1", unique_id("proc-symlink"));
+    let tar = dir.path().join("image.tar");
+    let mk = std::process::Command::new(repo_root().join("hack/mkoci.sh"))
+        .arg(&rootfs)
+        .arg(&image)
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert!(mk.status.success(), "mkoci: {mk:?}");
+    cd.ctr(&["images", "import", tar.to_str().unwrap()])
+        .assert_ok();
+    let c = cd.container("proc-symlink");
+    let o = c.run(
+        &["/bin/true"],
+        &RunOpts {
+            rm: true,
+            config_path: Some(policy("pinhole")),
+            image: Some(image.clone()),
+            ..Default::default()
+        },
+    );
+    assert_ne!(o.code, 0, "ran: {o}");
+    assert!(
+        o.stderr.contains("\"/proc\" resolved")
+            && o.stderr
+                .contains("a proc filesystem may only be mounted on /proc"),
+        "{o}"
+    );
+    let _ = c.remove();
+    c.assert_clean();
+    let _ = cd.ctr(&["images", "rm", &image]);
+}
