@@ -580,3 +580,18 @@ fn strict_user_namespace_is_not_owned_by_host_root() {
     c.kill_and_delete();
     c.assert_clean();
 }
+
+/// A spec joining an existing mount namespace by path (the host's) would make the init
+/// re-propagate, mount and pivot_root in it: refused at create, with or without a policy.
+#[test]
+fn joining_a_mount_namespace_is_refused() {
+    let mut c = Ctr::new("esc-mntns");
+    let host = format!("/proc/{}/ns/mnt", std::process::id());
+    set_namespace(&mut c.spec, "mount", Some(&host));
+    c.sh("true");
+    c.run().assert_error(&[
+        "linux.namespaces[",
+        "joining an existing mount namespace is not supported",
+    ]);
+    c.assert_clean();
+}

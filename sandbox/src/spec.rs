@@ -129,6 +129,15 @@ fn check(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
             ));
         }
         seen.push(ns.typ());
+        if ns.typ() == LinuxNamespaceType::Mount && ns.path().is_some() {
+            // The init makes `/` private, mounts and pivots in its mount namespace: done in
+            // a joined one (the host's, another container's) that would rebuild someone
+            // else's mount table.
+            return Err(SpecError::invalid(
+                format!("linux.namespaces[{i}].path"),
+                "joining an existing mount namespace is not supported; a container gets its own",
+            ));
+        }
         if let Some(p) = ns.path() {
             if !p.is_absolute() {
                 return Err(SpecError::invalid(
