@@ -595,3 +595,63 @@ fn joining_a_mount_namespace_is_refused() {
     ]);
     c.assert_clean();
 }
+
+/// Item 8, the race: a bind source whose symlink flips between a harmless directory and
+/// `/run/containerd` while containers are created. The policy checks the path on the host
+/// and the init checks the very fd it mounts, so no run ever sees the runtime's sockets.
+#[test]
+fn flipping_bind_source_never_exposes_runtime_sockets() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let harmless = dir.path().join("harmless");
+    fs::create_dir(&harmless).unwrap();
+    let link = dir.path().join("volume");
+    symlink(&harmless, &link).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (stop, link, harmless) = (stop.clone(), link.clone(), harmless.clone());
+        std::thread::spawn(move || {
+            let tmp = link.with_extension("tmp");
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let target: &Path = if n % 2 == 0 {
+                    Path::new("/run/containerd")
+                } else {
+                    &harmless
+                };
+                let _ = fs::remove_file(&tmp);
+                symlink(target, &tmp).unwrap();
+                fs::rename(&tmp, &link).unwrap();
+                n += 1;
+            }
+        })
+    };
+    let mut outcomes = (0, 0);
+    for _ in 0..40 {
+        let mut c = Ctr::new("esc-flip");
+        add_bind_mount(&mut c.spec, &link, "/x", true);
+        c.sh("if test -e /x/s || test -S /x/containerd.sock; then echo EXPOSED; fi");
+        let out = run_under(&c, "pinhole");
+        assert!(
+            !out.stdout.contains("EXPOSED"),
+            "the runtime's sockets were bound\n{out}"
+        );
+        if out.status.success() {
+            outcomes.0 += 1;
+        } else {
+            assert!(
+                out.stderr.contains("protect") || out.stderr.contains("refuses it"),
+                "{out}"
+            );
+            outcomes.1 += 1;
+        }
+        c.assert_clean();
+    }
+    stop.store(true, Ordering::Relaxed);
+    flipper.join().unwrap();
+    eprintln!(
+        "flipping bind source: {} ran on the harmless dir, {} refused",
+        outcomes.0, outcomes.1
+    );
+}

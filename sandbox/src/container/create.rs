@@ -187,6 +187,11 @@ pub fn create(
         gid_mappings: linux.gid_mappings().clone().unwrap_or_default(),
         seccomp,
         cgroup_dirs: cgroup.dirs(),
+        protected_binds: opts
+            .policy
+            .as_ref()
+            .map(|p| p.protected_binds(&runtime_paths(root)))
+            .unwrap_or_default(),
     };
     if cfg.creates_ns(LinuxNamespaceType::User) {
         // The init sets the rootfs up as the container's root, an unprivileged host uid,

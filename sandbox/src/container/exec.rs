@@ -139,6 +139,7 @@ pub fn exec(
         gid_mappings: Vec::new(),
         seccomp,
         cgroup_dirs: Vec::new(),
+        protected_binds: Vec::new(),
     };
     debug_assert!(cfg.has_ns(LinuxNamespaceType::Mount));
     let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;

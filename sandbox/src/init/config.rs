@@ -61,6 +61,9 @@ pub struct InitConfig {
     pub seccomp: Vec<SeccompPlan>,
     /// The container's cgroup directories on the host, by controller (for cgroup mounts).
     pub cgroup_dirs: Vec<(String, PathBuf)>,
+    /// Host paths no bind source may be, lie within or contain (the policy's).
+    #[serde(default)]
+    pub protected_binds: Vec<PathBuf>,
 }
 
 impl InitConfig {

@@ -100,12 +100,14 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         InitKind::Exec => None,
     };
     process::apply_oom_score_adj(&cfg.process);
+    // Identified by device and inode now, in the runtime's own view of the host.
+    let guard = crate::rootfs::mounts::BindGuard::new(&cfg.protected_binds);
     let mut pre_opened = crate::rootfs::mounts::PreOpened::new();
     if cfg.kind == InitKind::Container && cfg.creates_ns(LinuxNamespaceType::User) {
         // Still host root here: afterwards the container's root is an unprivileged host uid
         // that may neither create mount points in the image nor reach the bind sources.
         crate::rootfs::precreate_mountpoints(&cfg.spec, &cfg.bundle);
-        pre_opened = crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle);
+        pre_opened = crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle, &guard);
     }
     namespaces::enter(cfg, sync)?;
     // A session of our own: the workload must not share the caller's controlling terminal.
@@ -116,7 +118,7 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     }
 
     if cfg.kind == InitKind::Container {
-        crate::rootfs::prepare_with(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs, pre_opened)
+        crate::rootfs::prepare_with(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs, pre_opened, &guard)
             .map_err(|e| InitError::msg(e.to_string()))?;
         if cfg.creates_ns(LinuxNamespaceType::Uts) {
             process::set_hostname(&cfg.spec)?;

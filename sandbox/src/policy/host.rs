@@ -98,6 +98,17 @@ fn within(a: &Path, b: &Path) -> bool {
 }
 
 impl Policy {
+    /// The host paths no bind source may be, lie within or contain: [`PROTECTED`] and the
+    /// caller's own state and sockets. (Checked here by path for a clear early error, and
+    /// again by the init on the opened source: `rootfs::mounts::BindGuard`.)
+    pub fn protected_binds(&self, runtime_paths: &[PathBuf]) -> Vec<PathBuf> {
+        PROTECTED
+            .iter()
+            .map(PathBuf::from)
+            .chain(runtime_paths.iter().cloned())
+            .collect()
+    }
+
     /// Checks what the spec shares with the host against `[host]`: namespaces, and bind
     /// sources (relative ones are relative to `bundle`). `runtime_paths` are the caller's own
     /// state and sockets, protected like [`PROTECTED`].
@@ -133,10 +144,9 @@ impl Policy {
                 ));
             }
         }
-        let protected: Vec<PathBuf> = PROTECTED
-            .iter()
-            .map(PathBuf::from)
-            .chain(runtime_paths.iter().cloned())
+        let protected: Vec<PathBuf> = self
+            .protected_binds(runtime_paths)
+            .into_iter()
             .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
             .collect();
         for (i, m) in spec.mounts().iter().flatten().enumerate() {

@@ -107,15 +107,23 @@ pub fn prepare(
     bundle: &Path,
     cgroup_dirs: &[(String, PathBuf)],
 ) -> Result<(), RootfsError> {
-    prepare_with(spec, bundle, cgroup_dirs, mounts::PreOpened::new())
+    prepare_with(
+        spec,
+        bundle,
+        cgroup_dirs,
+        mounts::PreOpened::new(),
+        &mounts::BindGuard::default(),
+    )
 }
 
-/// [`prepare`], using bind sources already opened by [`mounts::open_bind_sources`].
+/// [`prepare`], using bind sources already opened by [`mounts::open_bind_sources`] and
+/// checking the others against `guard`.
 pub fn prepare_with(
     spec: &Spec,
     bundle: &Path,
     cgroup_dirs: &[(String, PathBuf)],
     pre: mounts::PreOpened,
+    guard: &mounts::BindGuard,
 ) -> Result<(), RootfsError> {
     let pre = std::cell::RefCell::new(pre);
     let rootfs = validate::rootfs_path(spec, bundle)?;
@@ -134,6 +142,7 @@ pub fn prepare_with(
             cgroup_dirs,
             cgroupns,
             pre: &pre,
+            guard,
         };
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             mounts::mount_entry(&ctx, i, m)?;

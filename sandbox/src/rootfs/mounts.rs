@@ -38,6 +38,97 @@ pub struct MountContext<'a> {
     /// Bind sources opened (and given their attributes) by the host-side stage, by mount
     /// index: see [`open_bind_sources`].
     pub pre: &'a std::cell::RefCell<PreOpened>,
+    /// Host paths no bind source may expose.
+    pub guard: &'a BindGuard,
+}
+
+/// `(st_dev, st_ino)` of a file.
+type FileId = (u64, u64);
+
+fn file_id(st: &nix::sys::stat::FileStat) -> FileId {
+    (st.st_dev, st.st_ino)
+}
+
+/// Host paths (a policy's protected paths: `/proc`, runtime sockets and state, ...) that no
+/// bind source may lie within, be, or contain — checked on the very fd that is then cloned,
+/// by device and inode, so a symlink swapped into a host path between the policy's check and
+/// the mount cannot redirect it.
+#[derive(Debug, Default)]
+pub struct BindGuard {
+    /// The protected files themselves.
+    protected: std::collections::HashSet<FileId>,
+    /// The protected files and every directory above them.
+    containing: std::collections::HashSet<FileId>,
+}
+
+impl BindGuard {
+    /// A guard over `paths` (host paths; those that do not exist protect nothing).
+    pub fn new(paths: &[PathBuf]) -> BindGuard {
+        let mut g = BindGuard::default();
+        for p in paths {
+            let Ok(st) = nix::sys::stat::stat(p.as_path()) else {
+                continue;
+            };
+            g.protected.insert(file_id(&st));
+            let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            for a in real.ancestors() {
+                if let Ok(st) = nix::sys::stat::stat(a) {
+                    g.containing.insert(file_id(&st));
+                }
+            }
+        }
+        g
+    }
+
+    /// Refuses `fd` (an opened bind source) if it is or contains a protected file, or lies
+    /// below one (walking `..` from the fd itself up to the root).
+    fn check(&self, fd: BorrowedFd<'_>) -> Result<(), &'static str> {
+        // An error while walking up refuses the source: the guard fails closed.
+        if self.protected.is_empty() {
+            return Ok(());
+        }
+        let st = fstat(fd.as_raw_fd()).map_err(|_| "fstat")?;
+        if self.containing.contains(&file_id(&st)) {
+            return Err("is or contains a path the policy protects");
+        }
+        let mut cur = fd.try_clone_to_owned().map_err(|_| "dup")?;
+        let mut id = file_id(&st);
+        loop {
+            if self.protected.contains(&id) {
+                return Err("lies below a path the policy protects");
+            }
+            let up = sys::openat(cur.as_fd(), c"..", libc::O_PATH | libc::O_DIRECTORY, 0)
+                .map_err(|_| "open ..")?;
+            let up_id = file_id(&fstat(up.as_raw_fd()).map_err(|_| "fstat ..")?);
+            if up_id == id {
+                return Ok(());
+            }
+            cur = up;
+            id = up_id;
+        }
+    }
+}
+
+/// Opens a bind source (a host path, symlinks followed) and clones its mount from that fd,
+/// after checking the fd against `guard`. `i` is the mount's index, for messages.
+fn open_bind_source(
+    i: usize,
+    src: &Path,
+    recursive: bool,
+    guard: &BindGuard,
+) -> Result<OwnedFd, RootfsError> {
+    let what = || format!("mounts[{i}].source {src:?}");
+    let c = cstring(src.as_os_str().as_bytes()).map_err(|e| RootfsError::sys(what(), "open", e))?;
+    let fd = sys::openat(cwd_fd(), &c, libc::O_PATH, 0)
+        .map_err(|e| RootfsError::sys(what(), "open", e))?;
+    guard.check(fd.as_fd()).map_err(|why| {
+        RootfsError::invalid(
+            format!("mounts[{i}].source"),
+            src.display().to_string(),
+            why,
+        )
+    })?;
+    clone_fd_tree(fd.as_fd(), recursive).map_err(|e| RootfsError::sys(what(), "open_tree", e))
 }
 
 /// Bind mount sources opened before the container's user namespace exists, by mount index.
@@ -49,7 +140,11 @@ pub type PreOpened = std::collections::HashMap<usize, OwnedFd>;
 /// not traverse the directories holding the sources (containerd's CRI sandbox directory is
 /// 0700), nor change attributes of a mount owned by the host. Sources that cannot be opened
 /// are left out; the in-container attempt then reports the error.
-pub fn open_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> PreOpened {
+pub fn open_bind_sources(
+    spec: &oci_spec::runtime::Spec,
+    bundle: &Path,
+    guard: &BindGuard,
+) -> PreOpened {
     let mut out = PreOpened::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
@@ -59,7 +154,7 @@ pub fn open_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> PreOp
         let Some(src) = bind_source(m, bundle) else {
             continue;
         };
-        let Ok(tree) = clone_host_tree(&src, opts.recursive) else {
+        let Ok(tree) = open_bind_source(i, &src, opts.recursive, guard) else {
             continue;
         };
         let attr = opts.attr();
@@ -294,9 +389,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
             let attrs_done = pre.is_some();
             let tree = match pre {
                 Some(tree) => tree,
-                None => clone_host_tree(&src, opts.recursive).map_err(|e| {
-                    RootfsError::sys(format!("{what}: source {src:?}"), "open_tree", e)
-                })?,
+                None => open_bind_source(i, &src, opts.recursive, ctx.guard)?,
             };
             let dir =
                 is_dir(tree.as_fd()).map_err(|e| RootfsError::sys(&what, "fstat source", e))?;
