@@ -615,7 +615,7 @@ fn flipping_bind_source_never_exposes_runtime_sockets() {
             let tmp = link.with_extension("tmp");
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let target: &Path = if n % 2 == 0 {
+                let target: &Path = if n.is_multiple_of(2) {
                     Path::new("/run/containerd")
                 } else {
                     &harmless

@@ -80,19 +80,16 @@ impl BindGuard {
         g
     }
 
-    /// Refuses `fd` (an opened bind source) if it is or contains a protected file, or lies
-    /// below one (walking `..` from the fd itself up to the root).
-    fn check(&self, fd: BorrowedFd<'_>) -> Result<(), &'static str> {
-        // An error while walking up refuses the source: the guard fails closed.
-        if self.protected.is_empty() {
-            return Ok(());
-        }
+    /// Refuses `fd` (an opened bind source, found by name in the directory `parent`) if it
+    /// is or contains a protected file, or lies below one (walking `..` from `parent` up to
+    /// the root). Any error while walking refuses the source: the guard fails closed.
+    fn check(&self, fd: BorrowedFd<'_>, parent: BorrowedFd<'_>) -> Result<(), &'static str> {
         let st = fstat(fd.as_raw_fd()).map_err(|_| "fstat")?;
         if self.containing.contains(&file_id(&st)) {
             return Err("is or contains a path the policy protects");
         }
-        let mut cur = fd.try_clone_to_owned().map_err(|_| "dup")?;
-        let mut id = file_id(&st);
+        let mut cur = parent.try_clone_to_owned().map_err(|_| "dup")?;
+        let mut id = file_id(&fstat(cur.as_raw_fd()).map_err(|_| "fstat")?);
         loop {
             if self.protected.contains(&id) {
                 return Err("lies below a path the policy protects");
@@ -109,8 +106,10 @@ impl BindGuard {
     }
 }
 
-/// Opens a bind source (a host path, symlinks followed) and clones its mount from that fd,
-/// after checking the fd against `guard`. `i` is the mount's index, for messages.
+/// Opens a bind source (a host path) and clones its mount from that fd. Under a guard the
+/// path is resolved once, its directory opened, the last component opened without
+/// following a symlink (one swapped in meanwhile is refused), and the fd checked against
+/// the guard before it is cloned. `i` is the mount's index, for messages.
 fn open_bind_source(
     i: usize,
     src: &Path,
@@ -118,16 +117,43 @@ fn open_bind_source(
     guard: &BindGuard,
 ) -> Result<OwnedFd, RootfsError> {
     let what = || format!("mounts[{i}].source {src:?}");
-    let c = cstring(src.as_os_str().as_bytes()).map_err(|e| RootfsError::sys(what(), "open", e))?;
-    let fd = sys::openat(cwd_fd(), &c, libc::O_PATH, 0)
-        .map_err(|e| RootfsError::sys(what(), "open", e))?;
-    guard.check(fd.as_fd()).map_err(|why| {
+    if guard.protected.is_empty() {
+        return clone_host_tree(src, recursive)
+            .map_err(|e| RootfsError::sys(what(), "open_tree", e));
+    }
+    let refuse = |why: &str| {
         RootfsError::invalid(
             format!("mounts[{i}].source"),
             src.display().to_string(),
             why,
         )
+    };
+    let real = std::fs::canonicalize(src).map_err(|e| {
+        RootfsError::sys(
+            what(),
+            "resolve",
+            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)),
+        )
     })?;
+    let (dir, name) = match (real.parent(), real.file_name()) {
+        (Some(dir), Some(name)) => (dir.to_path_buf(), cstring(name.as_bytes())),
+        _ => return Err(refuse("is or contains a path the policy protects")),
+    };
+    let name = name.map_err(|e| RootfsError::sys(what(), "open", e))?;
+    let parent = sys::openat(
+        cwd_fd(),
+        &cpath(&dir).map_err(|e| RootfsError::sys(what(), "open", e))?,
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .map_err(|e| RootfsError::sys(what(), "open parent", e))?;
+    let fd = sys::openat(parent.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+        .map_err(|e| RootfsError::sys(what(), "open", e))?;
+    let st = fstat(fd.as_raw_fd()).map_err(|e| RootfsError::sys(what(), "fstat", e))?;
+    if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFLNK {
+        return Err(refuse("changed into a symlink while being opened"));
+    }
+    guard.check(fd.as_fd(), parent.as_fd()).map_err(refuse)?;
     clone_fd_tree(fd.as_fd(), recursive).map_err(|e| RootfsError::sys(what(), "open_tree", e))
 }
 
