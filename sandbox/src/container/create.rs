@@ -142,6 +142,18 @@ pub fn create(
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref().expect("checked by Bundle::load");
 
+    // Never adopt what a previous container left: processes in a cgroup of the same path
+    // would become this container's (and be killed with it).
+    if cgroup.exists() {
+        let mut pids = cgroup.pids()?;
+        if !pids.is_empty() {
+            pids.truncate(8);
+            return Err(Error::CgroupInUse {
+                path: cgroup.path().to_path_buf(),
+                pids,
+            });
+        }
+    }
     let state_dir = root.state_dir(id);
     match fs::DirBuilder::new().mode(0o711).create(&state_dir) {
         Ok(()) => {}
