@@ -1,7 +1,6 @@
 //! `create`: build a container and leave it blocked right before its execve.
 
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
@@ -155,7 +154,9 @@ pub fn create(
         }
     }
     let state_dir = root.state_dir(id);
-    match fs::DirBuilder::new().mode(0o711).create(&state_dir) {
+    // Owner-only: it holds the spec (env secrets) and its name is the container id. The init
+    // binds the gate socket here before entering any user namespace, with host credentials.
+    match crate::private::create_dir(&state_dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(Error::Exists(id.to_string()))
@@ -168,11 +169,11 @@ pub fn create(
         armed: true,
     };
     let spec_json = serde_json::to_vec(spec).map_err(|e| Error::Other(e.to_string()))?;
-    fs::write(state_dir.join(SPEC_FILE), spec_json)
+    crate::private::write_new(&state_dir.join(SPEC_FILE), &spec_json)
         .map_err(Error::io("write", state_dir.join(SPEC_FILE)))?;
     if !seccomp.is_empty() {
         let text = serde_json::to_vec(&seccomp).map_err(|e| Error::Other(e.to_string()))?;
-        fs::write(state_dir.join(SECCOMP_FILE), text)
+        crate::private::write_new(&state_dir.join(SECCOMP_FILE), &text)
             .map_err(Error::io("write", state_dir.join(SECCOMP_FILE)))?;
     }
 
