@@ -13,7 +13,8 @@ usage: $(basename "$0") [RUNTIME...]
   env: N=runs per command (default 30), WARMUP=warmup runs (default 3),
        PINHOLE=/path/to/pinhole skips the release build, ROOTFS=DIR skips hack/build-rootfs.sh,
        JSON_OUT=file for hyperfine's JSON (default target/bench-run.json), KEEP=1 keeps the temp dir.
-  Runtimes that fail a first trial run are reported as FAILED and left out of the timing.
+  Runtimes that fail a first trial run are reported as FAILED (with their error) and left out
+  of the timing; a command with failed timed runs is FAILED with the errors it printed.
   Exit status: 0 when every requested runtime was measured, 1 otherwise (the targets only print).
 EOF
   exit 2
@@ -121,18 +122,31 @@ done
 
 if [ "$MEASURED" -gt 0 ]; then
   log "load average: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs); $MEASURED commands x $N runs"
-  "${HF[@]}"
+  # Every command's output goes into hyperfine's own (after its "Benchmark N: NAME" line),
+  # so the error of a failed timed run can be reported with the failure below.
+  "${HF[@]}" --output inherit </dev/null 2>&1 | tee "$T/hyperfine.log"
   mkdir -p "$(dirname "$JSON_OUT")"
   cp "$T/bench.json" "$JSON_OUT"
 else
   echo '{"results": []}' >"$T/bench.json"
 fi
 
+# The distinct lines (most frequent first, with counts) that command NAME printed during
+# hyperfine's warmup and timed runs, on one line; hyperfine's own lines are indented.
+run_errors() {
+  [ -f "$T/hyperfine.log" ] || return 0
+  awk -v want="$1" '/^Benchmark [0-9]+: / { cur = substr($0, index($0, ": ") + 2); next }
+    /^Summary/ { cur = "" }
+    cur == want && !/^ / && !/^$/' "$T/hyperfine.log" |
+    sort | uniq -c | sort -rn | head -n 3 | sed 's/^ *\([0-9]*\) /\1x /' | paste -sd ';' - | sed 's/;/; /g'
+}
+
 # name -> median in ms (or FAILED), from hyperfine's JSON; a command with failed runs is FAILED.
 declare -A MED=()
 while read -r name med bad; do
   if [ "$bad" -gt 0 ]; then
-    FAILED[$name]="$bad of $N timed runs failed"
+    errs=$(run_errors "$name")
+    FAILED[$name]="$bad of $N timed runs failed${errs:+: $errs}"
   else
     MED[$name]=$med
   fi

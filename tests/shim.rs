@@ -588,3 +588,47 @@ fn harness_shim_installed() {
     let installed: PathBuf = cd.dir.join("bin").join(shim_binary_name());
     assert!(installed.is_file(), "{} missing", installed.display());
 }
+
+/// Issue 7 item 6: the shim's state (`<containerd state>/pinhole/<ns>/`: container state,
+/// `.shims/<group>` working directories and their `address` files) is 0700/0600, as is the
+/// `address` file it writes into the bundle; another local user cannot list the container
+/// ids or read a container's spec.
+#[test]
+fn state_is_owner_only() {
+    if is_runc() {
+        return eprintln!("skipped: pinhole's own state only");
+    }
+    let cd = Containerd::shared();
+    let pinhole = cd.dir.join("state/pinhole");
+    let c = cd.container("perm");
+    c.start(&["/bin/pause"], &RunOpts::default());
+    let ns_dir = pinhole.join(NS);
+    let config = ns_dir.join(&c.id).join("config.json");
+    assert!(config.is_file(), "{} missing", config.display());
+    let mut bad = loose_modes(&pinhole);
+    bad.extend(loose_modes(&cd.bundle(&c.id).join("address")));
+    assert!(bad.is_empty(), "not owner-only:\n  {}", bad.join("\n  "));
+    // containerd's own directories above ours only need to be traversable for the check.
+    use std::os::unix::fs::PermissionsExt;
+    let mut opened = Vec::new();
+    for d in [cd.dir.clone(), cd.dir.join("state")] {
+        let mode = fs::metadata(&d).unwrap().permissions().mode();
+        if mode & 0o001 == 0 {
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode | 0o001)).unwrap();
+            opened.push((d, mode));
+        }
+    }
+    let result = std::panic::catch_unwind(|| {
+        assert_private_from_nobody(&pinhole, &config);
+        let (code, out) = as_nobody(&format!("ls '{}'", ns_dir.display()));
+        assert_ne!(code, 0, "nobody listed {}: {out}", ns_dir.display());
+    });
+    for (d, mode) in opened {
+        let _ = fs::set_permissions(&d, fs::Permissions::from_mode(mode));
+    }
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    remove_ok(&c);
+    c.assert_clean();
+}

@@ -1028,3 +1028,51 @@ fn task_lifecycle_refuses_bad_requests() {
     s.assert_up("a second Delete");
     s.shutdown();
 }
+
+/// Issue 7 item 5: a uid or gid of 4294967295 (-1 to setresuid/setresgid: "unchanged", so
+/// root) is INVALID_ARGUMENT naming the field, at Create under either policy and at Exec.
+#[test]
+fn ids_out_of_range_are_invalid_arguments() {
+    let mut s = Shim::start("api-ids");
+    let strict = repo_root().join("runtimeclass/policies/pinhole-strict.toml");
+    for (name, options) in [
+        ("default", None),
+        ("strict", Some(runtime_options(strict.to_str().unwrap()))),
+    ] {
+        let id = format!("{}-{name}", s.id);
+        let mut bad = spec(&id);
+        bad["process"]["user"] = json!({ "uid": 4294967295u32, "gid": 0 });
+        s.bundle_with(&id, &bad.to_string());
+        let mut req = s.create_req(&id);
+        req.options = options.into();
+        assert_status(
+            &format!("Create as uid 4294967295 ({name} policy)"),
+            s.task().create(ctx(), &req),
+            Code::INVALID_ARGUMENT,
+            &[&id, "process.user.uid", "4294967295"],
+        );
+        s.assert_up("Create as uid 4294967295");
+        s.assert_task_gone(&id);
+    }
+
+    let t = s.id.clone();
+    s.task()
+        .create(ctx(), &s.create_req(&t))
+        .unwrap_or_else(|e| panic!("Create {t}: {e:?}"));
+    s.start_task(&t, "").unwrap();
+    let mut bad = exec_spec();
+    let mut p: Value = serde_json::from_slice(&bad.value).unwrap();
+    p["user"] = json!({ "uid": 0, "gid": 4294967295u32 });
+    bad.value = serde_json::to_vec(&p).unwrap();
+    assert_status(
+        "Exec as gid 4294967295",
+        s.exec_with(&t, "e1", bad),
+        Code::INVALID_ARGUMENT,
+        &["e1", "process.user.gid", "4294967295"],
+    );
+    s.assert_up("Exec as gid 4294967295");
+    s.kill(&t, "", 9).unwrap();
+    s.wait(&t, "").unwrap();
+    s.delete(&t, "").unwrap();
+    s.shutdown();
+}

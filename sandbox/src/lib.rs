@@ -12,6 +12,7 @@ pub mod container;
 pub mod init;
 pub mod mountinfo;
 pub mod policy;
+pub mod private;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfexe;

@@ -113,7 +113,7 @@ fn kind_of(e: &container::Error) -> Kind {
     match e {
         E::NotFound(_) => Kind::NotFound,
         E::Exists(_) => Kind::Exists,
-        E::WrongStatus { .. } => Kind::Precondition,
+        E::WrongStatus { .. } | E::CgroupInUse { .. } => Kind::Precondition,
         E::InvalidId { .. }
         | E::Spec(_)
         | E::Caps(_)

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 
 /// Annotation listing syscall names that may be unknown to pinhole (comma separated, or `*`).
 pub const ANNOTATION_SECCOMP_OPTIONAL: &str = "run.pinhole.seccomp.optional";
@@ -159,6 +159,12 @@ fn check(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
             "a mount namespace is required (pinhole never shares the host's mount table)",
         ));
     }
+    for (field, maps) in [
+        ("linux.uidMappings", linux.uid_mappings()),
+        ("linux.gidMappings", linux.gid_mappings()),
+    ] {
+        check_id_mappings(field, maps.as_deref().unwrap_or_default())?;
+    }
     let has_userns = seen.contains(&LinuxNamespaceType::User);
     if !has_userns && (linux.uid_mappings().is_some() || linux.gid_mappings().is_some()) {
         let mapped = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
@@ -173,8 +179,90 @@ fn check(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
     Ok(rootfs)
 }
 
+/// The largest uid or gid a process may run as (runc's limit). The kernel takes ids as
+/// 32-bit values in which -1 (4294967295) means "leave unchanged": `setresuid(-1, -1, -1)`
+/// keeps uid 0, so such an id would run the workload as root.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// The largest number of entries the kernel accepts in one `uid_map`/`gid_map`.
+pub const MAX_ID_MAPPINGS: usize = 340;
+
+/// Checks `process.user`: uid, gid and every additional gid within `0..=MAX_ID`.
+pub fn check_user(user: &oci_spec::runtime::User) -> Result<(), SpecError> {
+    let out_of_range = |field: String, id: u32| {
+        SpecError::invalid(field, format!("{id}: out of range (0 to {MAX_ID})"))
+    };
+    if user.uid() > MAX_ID {
+        return Err(out_of_range("process.user.uid".into(), user.uid()));
+    }
+    if user.gid() > MAX_ID {
+        return Err(out_of_range("process.user.gid".into(), user.gid()));
+    }
+    for (i, g) in user.additional_gids().iter().flatten().enumerate() {
+        if *g > MAX_ID {
+            return Err(out_of_range(
+                format!("process.user.additionalGids[{i}]"),
+                *g,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `linux.uidMappings` or `linux.gidMappings` (`field`) as the kernel will: each
+/// range non-empty and within the 32-bit id space on both sides, no two ranges overlapping
+/// on either side, at most [`MAX_ID_MAPPINGS`] entries.
+pub fn check_id_mappings(field: &str, maps: &[LinuxIdMapping]) -> Result<(), SpecError> {
+    if maps.len() > MAX_ID_MAPPINGS {
+        return Err(SpecError::invalid(
+            field,
+            format!(
+                "{} entries: the kernel takes at most {MAX_ID_MAPPINGS}",
+                maps.len()
+            ),
+        ));
+    }
+    // Half-open ranges [start, end) in u64, so no sum overflows.
+    let range = |m: &LinuxIdMapping, host: bool| {
+        let start = u64::from(if host { m.host_id() } else { m.container_id() });
+        (start, start + u64::from(m.size()))
+    };
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            return Err(SpecError::invalid(
+                format!("{field}[{i}].size"),
+                "0: a mapping must cover at least one id",
+            ));
+        }
+        for (host, name) in [(false, "containerID"), (true, "hostID")] {
+            let (start, end) = range(m, host);
+            if end > u64::from(u32::MAX) {
+                return Err(SpecError::invalid(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "{name} {start} + size {}: beyond the last mappable id {}",
+                        m.size(),
+                        u32::MAX - 1
+                    ),
+                ));
+            }
+            for (j, other) in maps[..i].iter().enumerate() {
+                let (o_start, o_end) = range(other, host);
+                if start < o_end && o_start < end {
+                    return Err(SpecError::invalid(
+                        format!("{field}[{i}]"),
+                        format!("{name} range {start}..{end} overlaps {field}[{j}] ({o_start}..{o_end})"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks a process section (the container's or an exec's).
 pub fn check_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    check_user(process.user())?;
     let args = process.args().as_deref().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
         return Err(SpecError::invalid("process.args", "missing or empty"));
@@ -214,4 +302,37 @@ pub fn optional_syscalls(spec: &Spec) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(container_id: u32, host_id: u32, size: u32) -> LinuxIdMapping {
+        oci_spec::runtime::LinuxIdMappingBuilder::default()
+            .container_id(container_id)
+            .host_id(host_id)
+            .size(size)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn id_mapping_limits() {
+        let ok = |m: &[LinuxIdMapping]| check_id_mappings("linux.uidMappings", m);
+        // The kernel takes ranges ending at 4294967295 (exclusive), not beyond.
+        assert!(ok(&[map(0, u32::MAX - 1, 1)]).is_ok());
+        assert!(ok(&[map(u32::MAX - 1, 0, 1)]).is_ok());
+        assert!(ok(&[map(0, u32::MAX, 1)]).is_err());
+        assert!(ok(&[map(1, u32::MAX - 1, u32::MAX)]).is_err());
+        // Adjacent ranges are fine; one shared id on either side is not.
+        assert!(ok(&[map(0, 1000, 10), map(10, 1010, 10)]).is_ok());
+        assert!(ok(&[map(0, 1000, 10), map(9, 2000, 10)]).is_err());
+        assert!(ok(&[map(0, 1000, 10), map(100, 1009, 10)]).is_err());
+        let many: Vec<_> = (0..=MAX_ID_MAPPINGS as u32)
+            .map(|i| map(i, 1000 + i, 1))
+            .collect();
+        assert!(ok(&many[..MAX_ID_MAPPINGS]).is_ok());
+        assert!(ok(&many).is_err());
+    }
 }

@@ -38,6 +38,21 @@ pub enum FromInit {
     },
 }
 
+/// Size of a buffer that holds any [`pid_frame`].
+pub const PID_FRAME_MAX: usize = 64;
+
+/// Encodes the frame of `FromInit::Pid { pid }` into `buf` without allocating (for a
+/// process that has just forked); `None` if it does not fit. The same bytes as
+/// `Channel::send` writes (checked by a test).
+pub fn pid_frame(pid: i32, buf: &mut [u8; PID_FRAME_MAX]) -> Option<&[u8]> {
+    let (len, body) = buf.split_at_mut(4);
+    let mut cursor = io::Cursor::new(body);
+    write!(cursor, r#"{{"Pid":{{"pid":{pid}}}}}"#).ok()?;
+    let n = cursor.position() as usize;
+    len.copy_from_slice(&(n as u32).to_le_bytes());
+    Some(&buf[..4 + n])
+}
+
 /// Messages the host side sends to the init side.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToInit {
@@ -96,6 +111,11 @@ impl Channel {
     /// Consumes the channel, returning its fd.
     pub fn into_fd(self) -> OwnedFd {
         self.stream.into()
+    }
+
+    /// Switches the socket between blocking and non-blocking reads.
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        self.stream.set_nonblocking(on)
     }
 
     /// Sends one message.
@@ -170,5 +190,23 @@ impl Channel {
         serde_json::from_slice(&body)
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_frame_is_what_send_writes() {
+        for pid in [1, 4242, i32::MAX, -1] {
+            let (mut a, mut b) = Channel::pair().unwrap();
+            a.send(&FromInit::Pid { pid }).unwrap();
+            drop(a);
+            let mut sent = Vec::new();
+            b.stream.read_to_end(&mut sent).unwrap();
+            let mut buf = [0u8; PID_FRAME_MAX];
+            assert_eq!(pid_frame(pid, &mut buf).unwrap(), &sent[..], "pid {pid}");
+        }
     }
 }

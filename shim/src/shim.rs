@@ -47,11 +47,11 @@ impl containerd_shim::Shim for PinholeShim {
         let group = group::key(&bundle, &opts.id);
         let address = containerd_shim::socket_address(&opts.address, &opts.namespace, &group);
         if socket_alive(&address) {
-            containerd_shim::util::write_address(&address)?;
+            write_address(Path::new("address"), &address)?;
             return Ok(address);
         }
         let (_pid, address) = containerd_shim::spawn(opts, &group, Vec::new())?;
-        containerd_shim::util::write_address(&address)?;
+        write_address(Path::new("address"), &address)?;
         Ok(address)
     }
 
@@ -116,10 +116,22 @@ impl containerd_shim::Shim for PinholeShim {
 /// Moves the shim into its group's stable directory (the first bundle goes away with its
 /// container) and writes the `address` file there: the crate removes the socket named in
 /// `./address` on exit, so no stale socket is left for the next shim of the group.
+/// The directories (`<containerd state>/pinhole/<ns>/.shims/<group>`) are owner-only, like
+/// all of pinhole's state: the names are container ids.
 fn settle_in(dir: &Path, socket: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("address"), socket)?;
+    pinhole_sandbox::private::create_dir_all(dir)?;
+    pinhole_sandbox::private::replace(&dir.join("address"), socket.as_bytes())?;
     std::env::set_current_dir(dir)
+}
+
+/// Writes an `address` file (owner-only; the crate's `write_address` leaves it 0644).
+fn write_address(path: &Path, address: &str) -> containerd_shim::Result<()> {
+    pinhole_sandbox::private::replace(path, address.as_bytes()).map_err(|err| {
+        containerd_shim::Error::IoError {
+            context: format!("write {}", path.display()),
+            err,
+        }
+    })
 }
 
 /// Whether a shim already serves `address` (`unix://PATH`).

@@ -776,7 +776,7 @@ impl Ctr {
 
     /// Asserts nothing of this container is left: no state-root entry naming the id, `state`
     /// fails, the init pid (if it was ever seen) is gone, no live process carries this
-    /// container's marker, and its memory/pids/cpu cgroup directories are removed. Waits up to
+    /// container's marker, and its cgroup directory is gone from every hierarchy. Waits up to
     /// [`SETTLE`] for asynchronous teardown.
     #[track_caller]
     pub fn assert_clean(&self) {
@@ -820,9 +820,23 @@ impl Ctr {
                 self.id
             ));
         }
-        for d in self.cgroup_dirs() {
+        for d in self.all_cgroup_dirs() {
             if d.exists() {
                 v.push(format!("cgroup {}", d.display()));
+            }
+        }
+        v
+    }
+
+    /// This container's cgroup path in every hierarchy mounted under /sys/fs/cgroup (each v1
+    /// controller, `systemd`, the unified v2 mount of a hybrid host) and at /sys/fs/cgroup
+    /// itself (a v2-only host).
+    pub fn all_cgroup_dirs(&self) -> Vec<PathBuf> {
+        let root = Path::new("/sys/fs/cgroup");
+        let mut v = vec![root.join(CGROUP_PARENT).join(&self.id)];
+        for e in fs::read_dir(root).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                v.push(e.path().join(CGROUP_PARENT).join(&self.id));
             }
         }
         v

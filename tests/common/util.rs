@@ -100,3 +100,81 @@ pub fn assert_no_host_access(stdout: &str, context: &dyn std::fmt::Display) {
         );
     }
 }
+
+/// What below `root` (itself included) is more open than owner-only: a directory whose mode
+/// is not 0700 or a regular file whose mode is not 0600, one line each. Sockets and fifos are
+/// reached only through their directory and are not listed.
+pub fn loose_modes(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut bad = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let Ok(meta) = fs::symlink_metadata(&p) else {
+            continue; // removed meanwhile
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        let want = if meta.is_dir() {
+            todo.extend(
+                fs::read_dir(&p)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+            0o700
+        } else if meta.is_file() {
+            0o600
+        } else {
+            continue;
+        };
+        if mode != want {
+            bad.push(format!("{} is {mode:04o}, not {want:04o}", p.display()));
+        }
+    }
+    bad.sort();
+    bad
+}
+
+/// Runs `/bin/sh -c script` on the host as uid and gid 65534 (nobody, no supplementary
+/// groups); returns its exit code and output (stdout then stderr).
+pub fn as_nobody(script: &str) -> (i32, String) {
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", script])
+        .uid(65534)
+        .gid(65534)
+        .current_dir("/")
+        .output()
+        .expect("run /bin/sh as nobody");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Asserts that uid 65534 can neither list `dir` nor read `file` (each of which root can),
+/// while it can traverse to `dir`'s parent (so the refusal is `dir`'s own doing).
+#[track_caller]
+pub fn assert_private_from_nobody(dir: &Path, file: &Path) {
+    let parent = dir.parent().expect("dir has a parent");
+    let (code, out) = as_nobody(&format!("cd '{}'", parent.display()));
+    assert_eq!(
+        code,
+        0,
+        "test setup: nobody cannot reach {}: {out}",
+        parent.display()
+    );
+    for script in [
+        format!("ls '{}'", dir.display()),
+        format!("cat '{}'", file.display()),
+    ] {
+        let (code, out) = as_nobody(&script);
+        assert_ne!(code, 0, "nobody could `{script}`:\n{out}");
+        assert!(
+            out.contains("Permission denied"),
+            "`{script}` as nobody: {out}"
+        );
+    }
+}

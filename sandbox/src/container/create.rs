@@ -1,7 +1,6 @@
 //! `create`: build a container and leave it blocked right before its execve.
 
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
@@ -145,8 +144,22 @@ pub fn create(
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref().expect("checked by Bundle::load");
 
+    // Never adopt what a previous container left: processes in a cgroup of the same path
+    // would become this container's (and be killed with it).
+    if cgroup.exists() {
+        let mut pids = cgroup.pids()?;
+        if !pids.is_empty() {
+            pids.truncate(8);
+            return Err(Error::CgroupInUse {
+                path: cgroup.path().to_path_buf(),
+                pids,
+            });
+        }
+    }
     let state_dir = root.state_dir(id);
-    match fs::DirBuilder::new().mode(0o711).create(&state_dir) {
+    // Owner-only: it holds the spec (env secrets) and its name is the container id. The init
+    // binds the gate socket here before entering any user namespace, with host credentials.
+    match crate::private::create_dir(&state_dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(Error::Exists(id.to_string()))
@@ -159,14 +172,14 @@ pub fn create(
         armed: true,
     };
     let spec_json = serde_json::to_vec(spec).map_err(|e| Error::Other(e.to_string()))?;
-    fs::write(state_dir.join(SPEC_FILE), spec_json)
+    crate::private::write_new(&state_dir.join(SPEC_FILE), &spec_json)
         .map_err(Error::io("write", state_dir.join(SPEC_FILE)))?;
     if let Some(policy) = &opts.policy {
         super::exec::save_recorded_policy(&state_dir, &policy.recorded())?;
     }
     if !seccomp.is_empty() {
         let text = serde_json::to_vec(&seccomp).map_err(|e| Error::Other(e.to_string()))?;
-        fs::write(state_dir.join(SECCOMP_FILE), text)
+        crate::private::write_new(&state_dir.join(SECCOMP_FILE), &text)
             .map_err(Error::io("write", state_dir.join(SECCOMP_FILE)))?;
     }
 

@@ -57,6 +57,14 @@ pub enum Error {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// The container's cgroup exists and holds processes (of another container, or left over).
+    #[error("linux.cgroupsPath {}: the cgroup already holds {} process(es) (pids {pids:?}); a new container gets an empty cgroup", path.display(), pids.len())]
+    CgroupInUse {
+        /// The cgroup path.
+        path: PathBuf,
+        /// Its processes (the first few).
+        pids: Vec<i32>,
+    },
     /// The init process reported an error (or died) during setup.
     #[error("{0}")]
     Init(String),

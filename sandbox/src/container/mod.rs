@@ -1,8 +1,9 @@
 //! Container lifecycle on the host side: one file per verb (youki style).
 //!
 //! State lives in `<root>/<id>/`: `state.json`, a copy of the spec (`config.json`), the
-//! compiled seccomp program (`seccomp.bpf`, reused by exec) and, while the container is
-//! created but not started, the start gate socket.
+//! compiled seccomp programs (`seccomp.json`, reused by exec) and, while the container is
+//! created but not started, the start gate socket. The root and every state directory are
+//! 0700, every file 0600 ([`crate::private`]).
 
 mod create;
 mod delete;

@@ -1,7 +1,6 @@
 //! The state root: where containers' state directories live.
 
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use super::Error;
@@ -19,11 +18,7 @@ impl Root {
     /// Opens (and creates if needed) a state root.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Root, Error> {
         let dir = dir.into();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(Error::io("create state root", &dir))?;
+        crate::private::create_dir_all(&dir).map_err(Error::io("create state root", &dir))?;
         let dir = fs::canonicalize(&dir).map_err(Error::io("resolve state root", &dir))?;
         Ok(Root { dir })
     }

@@ -122,7 +122,16 @@ pub(crate) fn handshake(
                     .map_err(|e| Error::Init(format!("receive terminal from init: {e}")))?;
                 progress.console = Some(fd);
             }
-            Some(FromInit::Ready) if expect_ready => return Ok(()),
+            Some(FromInit::Ready) if expect_ready => {
+                if progress.pid.is_none() {
+                    // The first stage's `Pid` must come first (the container init waits for
+                    // it to exit), but never lose it: once that process is gone, whatever it
+                    // sent is in the socket.
+                    let _ = spawned.child.wait();
+                    progress.pid = pending_pid(&mut spawned.sync)?;
+                }
+                return Ok(());
+            }
             Some(FromInit::Ready) => return Err(Error::Init("init: unexpected ready".into())),
             Some(FromInit::Error { message }) => return Err(Error::Init(message)),
             None if !expect_ready && progress.pid.is_some() => return Ok(()),
@@ -132,6 +141,25 @@ pub(crate) fn handshake(
                 ))
             }
         }
+    }
+}
+
+/// A `Pid` message already waiting on `sync` (whose other writers have exited), without
+/// blocking.
+fn pending_pid(sync: &mut Channel) -> Result<Option<i32>, Error> {
+    let err = |e: std::io::Error| Error::Init(format!("sync with init: {e}"));
+    sync.set_nonblocking(true).map_err(err)?;
+    let msg = sync.recv::<FromInit>();
+    sync.set_nonblocking(false).map_err(err)?;
+    match msg {
+        Ok(Some(FromInit::Pid { pid })) => Ok(Some(pid)),
+        Ok(Some(FromInit::Error { message })) => Err(Error::Init(message)),
+        Ok(Some(other)) => Err(Error::Init(format!(
+            "init: unexpected {other:?} after ready"
+        ))),
+        Ok(None) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(err(e)),
     }
 }
 
@@ -158,4 +186,31 @@ pub(crate) fn write_id_maps(
             .map_err(|e| Error::Other(format!("config.json: {field}: write {path}: {e}")))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Ready` that overtakes the first stage's `Pid` (both already on the socket, the first
+    /// stage gone) still yields the pid.
+    #[test]
+    fn ready_before_pid_keeps_the_pid() {
+        for then_pid in [true, false] {
+            let (ours, mut theirs) = Channel::pair().unwrap();
+            theirs.send(&FromInit::Ready).unwrap();
+            if then_pid {
+                theirs.send(&FromInit::Pid { pid: 4242 }).unwrap();
+            }
+            let mut spawned = Spawned {
+                child: Command::new("/bin/true").spawn().unwrap(),
+                sync: ours,
+            };
+            let mut progress = Progress::default();
+            // `theirs` stays open, as the waiting container init keeps it: no end of stream.
+            handshake(&mut spawned, true, &mut progress, |_, _| Ok(())).unwrap();
+            assert_eq!(progress.pid, then_pid.then_some(4242));
+            drop(theirs);
+        }
+    }
 }

@@ -81,13 +81,11 @@ impl State {
         Ok(st)
     }
 
-    /// Writes `state.json` atomically.
+    /// Writes `state.json` atomically (owner-only).
     pub fn save(&self, state_dir: &Path) -> Result<(), Error> {
         let path = state_dir.join(STATE_FILE);
-        let tmp = state_dir.join(".state.json.tmp");
         let text = serde_json::to_vec_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
-        fs::write(&tmp, text).map_err(Error::io("write", &tmp))?;
-        fs::rename(&tmp, &path).map_err(Error::io("rename", &path))
+        crate::private::replace(&path, &text).map_err(Error::io("write", &path))
     }
 
     /// Whether the init process is still the one we started (and not a zombie).

@@ -1,7 +1,7 @@
 //! Entering namespaces: join by path, create the rest, fork into a new PID namespace.
 
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::unistd::{fork, getpid, setresgid, setresuid, ForkResult, Gid, Uid};
@@ -158,22 +158,7 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
     }
 
     if cfg.has_ns(LinuxNamespaceType::Pid) {
-        // SAFETY: this is a fresh, single-threaded process (a re-exec of pinhole), so the
-        // child may run arbitrary code after fork.
-        match unsafe { fork() }.map_err(|e| InitError::msg(format!("fork: {e}")))? {
-            ForkResult::Parent { child } => {
-                let code = match sync.send(&FromInit::Pid {
-                    pid: child.as_raw(),
-                }) {
-                    Ok(()) => 0,
-                    Err(_) => 1,
-                };
-                // SAFETY: _exit ends this intermediate process without running destructors
-                // that could touch state shared with the child.
-                unsafe { libc::_exit(code) };
-            }
-            ForkResult::Child => {}
-        }
+        fork_into_pid_namespace(sync)?;
     } else {
         sync.send(&FromInit::Pid {
             pid: getpid().as_raw(),
@@ -224,6 +209,73 @@ fn become_owner(uid: u32, gid: u32) -> Result<(), InitError> {
     caps::set(None, caps::CapSet::Effective, &permitted)
         .map_err(|e| fail("raise capabilities", e.to_string()))?;
     Ok(())
+}
+
+/// Forks the container's PID 1. The parent (the first stage) reports the child's host pid on
+/// `sync` and exits; the child returns.
+///
+/// Both processes share the sync socket, so the child waits on a pipe until the parent has
+/// sent `Pid` and exited: the host side always reads `Pid` before anything the child sends
+/// (`Console`, `Ready`, `Error`), and never two writers at once.
+fn fork_into_pid_namespace(sync: &mut Channel) -> Result<(), InitError> {
+    let (wait_r, wait_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| InitError::msg(format!("pipe: {e}")))?;
+    // SAFETY: this is a fresh, single-threaded process (a re-exec of pinhole), so the
+    // child may run arbitrary code after fork.
+    match unsafe { fork() }.map_err(|e| InitError::msg(format!("fork: {e}")))? {
+        ForkResult::Parent { child } => {
+            // Only async-signal-safe work from here: format into a stack buffer, write(2),
+            // _exit(2).
+            let mut buf = [0u8; crate::sync::PID_FRAME_MAX];
+            let sent = crate::sync::pid_frame(child.as_raw(), &mut buf)
+                .is_some_and(|frame| write_all_raw(sync.raw_fd(), frame));
+            // The byte tells the child `Pid` is on the socket; our exit (closing the pipe's
+            // last write end) tells it we are gone.
+            let code = if sent && write_all_raw(wait_w.as_raw_fd(), b"P") {
+                0
+            } else {
+                1
+            };
+            // SAFETY: _exit ends this intermediate process without running destructors
+            // that could touch state shared with the child.
+            unsafe { libc::_exit(code) };
+        }
+        ForkResult::Child => {
+            drop(wait_w);
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8];
+            loop {
+                match nix::unistd::read(wait_r.as_raw_fd(), &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(InitError::msg(format!("wait for the first stage: {e}"))),
+                }
+            }
+            if got != b"P" {
+                return Err(InitError::msg(
+                    "the first stage exited without reporting the container's pid",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// write(2) of all of `data` to `fd`, retrying on EINTR; async-signal-safe.
+fn write_all_raw(fd: std::os::fd::RawFd, mut data: &[u8]) -> bool {
+    while !data.is_empty() {
+        // SAFETY: data points to data.len() readable bytes; fd is an open fd of ours.
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return false;
+        }
+        data = &data[n as usize..];
+    }
+    true
 }
 
 /// The user namespace owning the namespace `ns`, if it is not our own (`NS_GET_USERNS`).

@@ -37,16 +37,10 @@ pub(super) fn open_output(uri: &str, stream: &str) -> io::Result<File> {
         .map_err(|e| context(e, format!("open {stream} fifo {uri}")))
 }
 
-/// Opens (creating it and its directory if needed) a log file for appending.
+/// Opens (creating it 0600 and its directory 0700 if needed) a log file for appending: the
+/// container's output is as private as its spec.
 fn open_log_file(path: &str) -> io::Result<File> {
-    if let Some(dir) = Path::new(path).parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .open(path)
+    pinhole_sandbox::private::open_append(Path::new(path))
 }
 
 /// Opens the shim's end of the stdin fifo.

@@ -32,13 +32,17 @@ impl Service {
         })?;
         let de = &mut serde_json::Deserializer::from_slice(&any.value);
         // Checked here so a bad spec fails Exec, not Start; the setup helper parses it again.
-        let _: oci_spec::runtime::Process = serde_path_to_error::deserialize(de).map_err(|e| {
-            errors::invalid_argument(format!(
-                "exec {:?}: process spec: {}: {}",
-                req.exec_id,
-                e.path(),
-                e.inner()
-            ))
+        let process: oci_spec::runtime::Process =
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                errors::invalid_argument(format!(
+                    "exec {:?}: process spec: {}: {}",
+                    req.exec_id,
+                    e.path(),
+                    e.inner()
+                ))
+            })?;
+        pinhole_sandbox::spec::check_user(process.user()).map_err(|e| {
+            errors::invalid_argument(format!("exec {:?}: process spec: {e}", req.exec_id))
         })?;
         let paths = IoPaths {
             stdin: req.stdin.clone(),
