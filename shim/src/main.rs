@@ -1,14 +1,15 @@
 //! `containerd-shim-pinhole-v2`: the containerd shim v2 for pinhole.
 //!
 //! One shim process per pod (grouped by `io.kubernetes.cri.sandbox-id`), task API v2 served
-//! over ttrpc by the `containerd-shim` crate's 0.11 line (accepted by containerd 1.6, 1.7 and
-//! 2.x). Every container is built by the pinhole sandbox library under the handler's policy
+//! over ttrpc with the `containerd-shim` crate's 0.11 line (accepted by containerd 1.6, 1.7
+//! and 2.x), through the bounded ttrpc server of `serve`. Every container is built by the pinhole sandbox library under the handler's policy
 //! ceiling.
 
 mod group;
 mod io;
 mod lifetime;
 mod metrics;
+mod serve;
 mod service;
 mod shim;
 
@@ -17,5 +18,5 @@ fn main() {
     // glibc's per-thread arenas would each keep their own heap resident.
     // SAFETY: mallopt with a valid parameter, before any other thread exists.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
-    containerd_shim::run::<shim::PinholeShim>(shim::RUNTIME_ID, None);
+    serve::run();
 }

@@ -1,4 +1,4 @@
-//! Read-only verbs: state, wait, pids, stats, connect.
+//! Read-only verbs: state, pids, stats, connect (wait: wait.rs).
 
 use containerd_shim::api::*;
 use containerd_shim::protos::protobuf::MessageField;
@@ -22,15 +22,6 @@ impl Service {
         resp.terminal = p.paths.terminal;
         resp.exit_status = st.exit_status;
         resp.exited_at = MessageField::from_option(st.exited_at.clone());
-        Ok(resp)
-    }
-
-    pub(super) fn do_wait(&self, req: WaitRequest) -> ttrpc::Result<WaitResponse> {
-        let (_, p) = self.process(&req.id, &req.exec_id)?;
-        let (code, at) = p.wait();
-        let mut resp = WaitResponse::new();
-        resp.exit_status = code;
-        resp.exited_at = MessageField::some(at);
         Ok(resp)
     }
 

@@ -19,6 +19,7 @@ mod options;
 mod process;
 mod rootfs;
 mod start;
+mod wait;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,13 @@ pub struct Service {
 }
 
 impl Service {
+    /// Publishes what is still queued (at most `timeout`); called before the shim exits.
+    pub fn flush_events(&self, timeout: std::time::Duration) {
+        if !self.events.flush(timeout) {
+            log::warn!("events not all published within {timeout:?} before exit");
+        }
+    }
+
     /// A service keeping container state under `root_dir`.
     pub fn new(
         namespace: &str,
@@ -115,10 +123,7 @@ impl Service {
 
     /// The container `id`, or NOT_FOUND.
     fn container(&self, id: &str) -> ttrpc::Result<Arc<Container>> {
-        self.lock()
-            .get(id)
-            .cloned()
-            .ok_or_else(|| errors::not_found(format!("task {id:?} not found")))
+        lookup(&self.containers, id)
     }
 
     /// The container and its process (`exec_id` empty = init), or NOT_FOUND.
@@ -127,6 +132,16 @@ impl Service {
         let p = c.process(exec_id)?;
         Ok((c, p))
     }
+}
+
+/// The container `id` of `containers`, or NOT_FOUND.
+fn lookup(containers: &exits::Containers, id: &str) -> ttrpc::Result<Arc<Container>> {
+    containers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(id)
+        .cloned()
+        .ok_or_else(|| errors::not_found(format!("task {id:?} not found")))
 }
 
 /// Cleans up a container whose shim died (the `delete` action): kill, state, cgroup, rootfs.

@@ -21,6 +21,9 @@ pub struct IoPaths {
     pub terminal: bool,
 }
 
+/// Called once with (exit status, time) when a process has exited.
+pub type ExitCallback = Box<dyn FnOnce(u32, Timestamp) + Send>;
+
 /// Mutable state of a process.
 #[derive(Default)]
 pub struct ProcState {
@@ -34,6 +37,8 @@ pub struct ProcState {
     pub exited_at: Option<Timestamp>,
     /// The shim side of the process's IO.
     pub io: Option<Arc<ProcessIo>>,
+    /// Called on exit (deferred Wait requests).
+    waiters: Vec<ExitCallback>,
 }
 
 /// A container process.
@@ -91,9 +96,25 @@ impl Process {
         st.exit_status = code as u32;
         st.exited_at = Some(now.clone());
         st.io = None;
+        let waiters = std::mem::take(&mut st.waiters);
         drop(st);
         self.exited.notify_all();
+        for w in waiters {
+            w(code as u32, now.clone());
+        }
         now
+    }
+
+    /// Calls `f` once the process has exited: at once if it has, else on exit.
+    pub fn on_exit(&self, f: ExitCallback) {
+        let mut st = self.lock();
+        if st.status == Some(Status::STOPPED) {
+            let (code, at) = (st.exit_status, st.exited_at.clone().unwrap_or_default());
+            drop(st);
+            f(code, at);
+        } else {
+            st.waiters.push(f);
+        }
     }
 
     /// Blocks until the process has exited; returns (exit status, time).

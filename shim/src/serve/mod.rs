@@ -1,0 +1,201 @@
+//! The shim daemon, in place of `containerd_shim::run`'s serve path: same flags, logger,
+//! publisher, reaper and socket handling, but the ttrpc server is ours ([`server`]), with
+//! bounded threads and connections. `start`, `delete`, `-v` and `-info` stay the crate's.
+//!
+//! Methods are registered by path (`/containerd.task.v2.Task/<Method>`), so task API v3 can
+//! be served beside v2 by registering the same handlers under `/containerd.task.v3.Task/`.
+
+pub mod server;
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsString;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use containerd_shim::monitor::monitor_notify_by_pid;
+use containerd_shim::protos::shim::shim_ttrpc::create_task;
+use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::{Config, Flags, Shim};
+use log::{error, info, warn};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGCHLD, SIGINT, SIGPIPE, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::service::Service;
+use crate::shim::{PinholeShim, RUNTIME_ID};
+use server::{Method, Methods, Server};
+
+/// containerd's environment variable naming its ttrpc socket (for events).
+const TTRPC_ADDRESS: &str = "TTRPC_ADDRESS";
+/// The task API v2 service name, as ttrpc dispatches on it.
+pub const TASK_V2: &str = "containerd.task.v2.Task";
+/// How long the shim waits for running requests to be answered when it exits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs the shim binary with the process's arguments; exits the process on error.
+pub fn run() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let flags = match containerd_shim::parse(&args[1..]) {
+        Ok(f) if f.action.is_empty() && !f.version && !f.info => f,
+        // start, delete, version, info and bad arguments: the crate's handling
+        _ => return containerd_shim::run::<PinholeShim>(RUNTIME_ID, None),
+    };
+    if let Err(e) = serve(flags) {
+        eprintln!("{RUNTIME_ID}: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The daemon: serves the task API on `flags.socket` until the shim is told to exit.
+fn serve(flags: Flags) -> Result<(), String> {
+    if flags.namespace.is_empty() {
+        return Err("Shim namespace cannot be empty".into());
+    }
+    if flags.socket.is_empty() {
+        return Err("Shim socket cannot be empty".into());
+    }
+    let ttrpc_address =
+        std::env::var(TTRPC_ADDRESS).map_err(|e| format!("{TTRPC_ADDRESS}: {e}"))?;
+    // first, as the crate does: no child may exit before SIGCHLD is caught
+    let signals = Signals::new([SIGTERM, SIGINT, SIGPIPE, SIGCHLD])
+        .map_err(|e| format!("signal handlers: {e}"))?;
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
+        return Err(format!(
+            "set subreaper: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let mut config = Config::default();
+    let mut shim = PinholeShim::new(RUNTIME_ID, &flags, &mut config);
+    containerd_shim::logger::init(
+        flags.debug,
+        &config.default_log_level,
+        &flags.namespace,
+        &flags.id,
+    )
+    .map_err(|e| e.to_string())?;
+
+    let publisher = RemotePublisher::new(&ttrpc_address).map_err(|e| e.to_string())?;
+    let service = Arc::new(shim.create_task_service(publisher));
+    let Some(listener) = listen(&flags.socket)? else {
+        // another shim serves this socket already
+        signal_started();
+        return Ok(());
+    };
+    let server = Server::start(listener, task_methods(service.clone()), Default::default())
+        .map_err(|e| format!("start ttrpc server: {e}"))?;
+    signal_started();
+    info!("Shim successfully started, waiting for exit signal...");
+    std::thread::Builder::new()
+        .name("signals".into())
+        .stack_size(128 * 1024)
+        .spawn(move || reap(signals))
+        .map_err(|e| format!("spawn signal thread: {e}"))?;
+    shim.wait();
+    info!("Shutting down shim instance");
+    server.shutdown(SHUTDOWN_GRACE);
+    // the last Delete's event is still queued when Shutdown arrives
+    service.flush_events(SHUTDOWN_GRACE);
+    if let Ok(address) = containerd_shim::util::read_address() {
+        remove_socket(&address);
+    }
+    Ok(())
+}
+
+/// Task API v2: ttrpc's generated handlers, with Wait answered without holding a thread.
+pub fn task_methods(service: Arc<Service>) -> Methods {
+    let mut methods: Methods = create_task(service.clone())
+        .into_iter()
+        .map(|(path, h)| (path, Method::Blocking(h)))
+        .collect();
+    let waiter = service.waiter();
+    methods.insert(
+        format!("/{TASK_V2}/Wait"),
+        Method::Deferred(Box::new(move |req, responder| {
+            waiter.wait(&req.payload, move |r| responder.answer(r))
+        })),
+    );
+    methods
+}
+
+/// Binds the socket; None if a live shim already serves it (a stale socket is replaced).
+fn listen(address: &str) -> Result<Option<UnixListener>, String> {
+    let path = socket_path(address);
+    if let Some(dir) = Path::new(path).parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    }
+    match UnixListener::bind(path) {
+        Ok(l) => return Ok(Some(l)),
+        Err(e) if e.kind() != std::io::ErrorKind::AddrInUse => {
+            return Err(format!("bind {path}: {e}"))
+        }
+        Err(_) => {}
+    }
+    for _ in 0..5 {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            containerd_shim::util::write_address(address).map_err(|e| e.to_string())?;
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    remove_socket(address);
+    UnixListener::bind(path)
+        .map(Some)
+        .map_err(|e| format!("bind {path}: {e}"))
+}
+
+fn socket_path(address: &str) -> &str {
+    address.strip_prefix("unix://").unwrap_or(address)
+}
+
+fn remove_socket(address: &str) {
+    let path = Path::new(socket_path(address));
+    if path.metadata().is_ok_and(|m| m.file_type().is_socket()) {
+        if let Err(e) = std::fs::remove_file(path) {
+            warn!("remove socket {}: {e}", path.display());
+        }
+    }
+}
+
+/// Tells `start` (our parent, reading our stdout until it closes) that we serve: stdout
+/// becomes stderr.
+fn signal_started() {
+    // SAFETY: dup2 of the process's own standard descriptors.
+    if unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } < 0 {
+        error!("close stdout: {}", std::io::Error::last_os_error());
+    }
+}
+
+/// The reaper: every child that exits is reported to the crate's exit monitor, which the
+/// service subscribes to (never `waitpid` anywhere else).
+fn reap(mut signals: Signals) {
+    for sig in signals.forever() {
+        if sig != SIGCHLD {
+            continue;
+        }
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => notify(pid, code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => notify(pid, 128 + sig as i32),
+                Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => {
+                    warn!("waitpid: {e}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn notify(pid: Pid, code: i32) {
+    if let Err(e) = monitor_notify_by_pid(pid.as_raw(), code) {
+        error!("exit of {pid}: {e}");
+    }
+}
