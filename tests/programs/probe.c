@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "int80.h"
+
 #define X32_SYSCALL_BIT 0x40000000L
 /* i386 numbers (arch/x86/entry/syscalls/syscall_32.tbl). */
 #define I386_MOUNT 21
@@ -73,15 +75,6 @@
 
 static unsigned int *low; /* a page below 4 GiB for i386 pointer arguments */
 
-/* An i386 syscall from 64-bit code; the raw result (-errno on failure). */
-static long int80(long nr, long a, long b, long c) {
-    long ret;
-    __asm__ volatile("int $0x80"
-                     : "=a"(ret)
-                     : "a"(nr), "b"(a), "c"(b), "d"(c)
-                     : "memory", "r8", "r9", "r10", "r11");
-    return (int)ret;
-}
 
 /* A libc-style result (-1 + errno) as a raw one (-errno). */
 static long raw(long r) { return r < 0 ? -errno : 0; }
@@ -132,9 +125,8 @@ static long unshare_user(void) { return unshare_ns(CLONE_NEWUSER); }
 static long unshare_cgroup(void) { return unshare_ns(CLONE_NEWCGROUP); }
 static long unshare_time(void) { return unshare_ns(CLONE_NEWTIME); }
 
-/* clone(flags) without a new stack: the child continues like fork's and exits at once. */
-static long clone_ns(long f) {
-    long r = syscall(SYS_clone, f | SIGCHLD, 0L, 0L, 0L, 0L);
+/* The result of a fork-like call: the child exits at once, the parent reaps it. */
+static long forked(long r) {
     if (r == 0)
         _exit(0);
     if (r < 0)
@@ -142,6 +134,8 @@ static long clone_ns(long f) {
     waitpid((pid_t)r, NULL, 0);
     return 0;
 }
+/* clone(flags) without a new stack: the child continues like fork's. */
+static long clone_ns(long f) { return forked(syscall(SYS_clone, f | SIGCHLD, 0L, 0L, 0L, 0L)); }
 static long clone_mnt(void) { return clone_ns(CLONE_NEWNS); }
 static long clone_uts(void) { return clone_ns(CLONE_NEWUTS); }
 static long clone_ipc(void) { return clone_ns(CLONE_NEWIPC); }
@@ -155,13 +149,7 @@ static long clone3_ns(uint64_t f) {
     memset(&a, 0, sizeof a);
     a.flags = f;
     a.exit_signal = SIGCHLD;
-    long r = syscall(SYS_clone3, &a, sizeof a);
-    if (r == 0)
-        _exit(0);
-    if (r < 0)
-        return -errno;
-    waitpid((pid_t)r, NULL, 0);
-    return 0;
+    return forked(syscall(SYS_clone3, &a, sizeof a));
 }
 static long clone3_plain(void) { return clone3_ns(0); }
 static long clone3_user(void) { return clone3_ns(CLONE_NEWUSER); }
