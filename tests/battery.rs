@@ -567,7 +567,10 @@ fn attempts_through_the_shim() {
                         "  known failure: every attempt under {handler} (shim): {} -- {}",
                         k.2, k.3
                     );
-                    report(&format!("attempts {handler} shim 0 0 0 {}", ATTEMPTS.len()));
+                    report(&format!(
+                        "attempts {handler} shim 0 0 {0} {0}",
+                        ATTEMPTS.len()
+                    ));
                     c.assert_clean();
                     continue 'handler;
                 }
@@ -1337,7 +1340,13 @@ fn fault_fork_bomb(f: &Faults) -> Vec<String> {
     fs::write(&low, text).unwrap();
     let c = f.container("bomb");
     c.start(
-        &["/bin/sh", "-c", "while :; do sleep 1000 & done"],
+        // the bomb's subshell dies at the first fork the ceiling refuses; the init then execs
+        // (no fork) so the container keeps running with the bomb's processes
+        &[
+            "/bin/sh",
+            "-c",
+            "(while :; do sleep 1000 & done) 2>/dev/null; exec /bin/pause",
+        ],
         &detached(&[], Some(&low)),
     );
     std::thread::sleep(Duration::from_secs(2));
@@ -1345,8 +1354,19 @@ fn fault_fork_bomb(f: &Faults) -> Vec<String> {
     let cur: u64 = fs::read_to_string(c.cgroup_dir("pids").join("pids.current"))
         .map(|s| s.trim().parse().unwrap_or(0))
         .unwrap_or(0);
-    if cur == 0 || cur > 64 {
+    let refused = fs::read_to_string(c.cgroup_dir("pids").join("pids.events")).unwrap_or_default();
+    println!(
+        "  fork bomb: pids.current {cur} (ceiling 64), pids.events {:?}",
+        refused.trim()
+    );
+    if !(32..=64).contains(&cur) {
         bad.push(format!("pids.current {cur} (ceiling 64)"));
+    }
+    if !matches!(c.task(), Some((_, s)) if s == "RUNNING") {
+        bad.push(format!(
+            "the bombed container is not running: {:?}",
+            c.task()
+        ));
     }
     if !f.cd.ctr(&["version"]).ok() {
         bad.push("containerd stopped answering".into());
