@@ -34,6 +34,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::policy;
 use serde_json::{json, Value};
 
 const HANDLERS: [&str; 2] = ["pinhole", "pinhole-strict"];
@@ -454,12 +455,6 @@ fn procs_in_cgroup(needle: &str) -> Vec<i32> {
 
 // ------------------------------------------------------------------------------------------------
 // entry points
-
-fn policy(name: &str) -> PathBuf {
-    common::repo_root()
-        .join("runtimeclass/policies")
-        .join(format!("{name}.toml"))
-}
 
 /// A CLI container shaped like ctr's default spec: Docker's capabilities (bounding, effective,
 /// permitted; none for a non-root user beyond bounding), a read-only cgroupfs at /sys/fs/cgroup.

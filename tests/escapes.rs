@@ -11,13 +11,6 @@ use std::path::{Path, PathBuf};
 use common::*;
 use serde_json::json;
 
-/// A shipped handler policy (`runtimeclass/policies/NAME.toml`).
-fn policy(name: &str) -> PathBuf {
-    repo_root()
-        .join("runtimeclass/policies")
-        .join(format!("{name}.toml"))
-}
-
 /// `pinhole run --policy P` of the container.
 fn run_under(c: &Ctr, name: &str) -> Out {
     c.write_spec();
