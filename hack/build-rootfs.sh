@@ -3,6 +3,7 @@
 #   OUTDIR/rootfs/bin/busybox          a copy of the host's static busybox
 #   OUTDIR/rootfs/bin/<applet>         symlinks -> busybox, one per applet
 #   OUTDIR/rootfs/bin/<prog>           static test programs built from tests/programs/<prog>.c
+#   OUTDIR/rootfs/bin/probe-{suid,fcap} set-uid-root and file-capability copies of bin/probe
 #   OUTDIR/rootfs/etc/{passwd,group,hosts}
 #   OUTDIR/rootfs/{tmp(1777),proc,sys,dev,root,mnt}
 # Offline, installs nothing (hack/test.sh installs busybox-static and gcc first).
@@ -99,5 +100,28 @@ for src in "$PROGS"/*.c; do
   install -m 0755 "$TMP/$name" "$dst"
   echo "build-rootfs: built /bin/$name"
 done
+
+# --- set-id copies of the probe (tests/battery.rs: set-id binaries under no_new_privs) -----------
+# probe-suid: mode 4755, owner root; probe-fcap: file capabilities cap_net_raw,cap_dac_override+ep
+# (needs setcap from libcap2-bin; without it the copy has no capabilities and the battery says so).
+if [ -f "$ROOTFS/bin/probe" ]; then
+  for v in suid fcap; do
+    dst=$ROOTFS/bin/probe-$v
+    if cmp -s "$ROOTFS/bin/probe" "$dst"; then
+      case $v in
+        suid) [ -u "$dst" ] && continue ;;
+        fcap) { ! command -v getcap >/dev/null || [ -n "$(getcap "$dst")" ]; } && continue ;;
+      esac
+    fi
+    install -m 0755 -o 0 -g 0 "$ROOTFS/bin/probe" "$dst.new.$$"
+    case $v in
+      suid) chmod 4755 "$dst.new.$$" ;;
+      fcap) if command -v setcap >/dev/null; then setcap cap_net_raw,cap_dac_override+ep "$dst.new.$$"
+            else echo "build-rootfs: setcap not found: /bin/probe-fcap has no file capabilities" >&2; fi ;;
+    esac
+    mv -f "$dst.new.$$" "$dst"
+    echo "build-rootfs: built /bin/probe-$v"
+  done
+fi
 
 echo "$ROOTFS"

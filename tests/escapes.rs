@@ -11,13 +11,6 @@ use std::path::{Path, PathBuf};
 use common::*;
 use serde_json::json;
 
-/// A shipped handler policy (`runtimeclass/policies/NAME.toml`).
-fn policy(name: &str) -> PathBuf {
-    repo_root()
-        .join("runtimeclass/policies")
-        .join(format!("{name}.toml"))
-}
-
 /// `pinhole run --policy P` of the container.
 fn run_under(c: &Ctr, name: &str) -> Out {
     c.write_spec();
@@ -312,23 +305,10 @@ fn exec_process_file_is_clamped_by_the_containers_policy() {
         .parse()
         .unwrap();
     let all = &CAP_NAMES[..=last.min(CAP_NAMES.len() - 1)];
-    let docker = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ];
-    for (handler, allowed) in [("pinhole-strict", 0u64), ("pinhole", cap_mask(&docker))] {
+    for (handler, allowed) in [
+        ("pinhole-strict", 0u64),
+        ("pinhole", cap_mask(&DOCKER_CAPS)),
+    ] {
         let mut c = Ctr::new("esc-exec");
         c.args(&["/bin/sleep", "30"]);
         let p = policy(handler);

@@ -7,12 +7,6 @@ mod containerd;
 
 use containerd::*;
 
-fn policy(name: &str) -> std::path::PathBuf {
-    repo_root()
-        .join("runtimeclass/policies")
-        .join(format!("{name}.toml"))
-}
-
 fn privileged_under(name: &str) -> RunOpts {
     RunOpts {
         rm: true,

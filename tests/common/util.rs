@@ -17,6 +17,13 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A shipped handler policy (`runtimeclass/policies/NAME.toml`).
+pub fn policy(name: &str) -> PathBuf {
+    repo_root()
+        .join("runtimeclass/policies")
+        .join(format!("{name}.toml"))
+}
+
 /// The profile directory this test executable was built into (`<target>/debug` for
 /// `<target>/debug/deps/<test>-<hash>`), so a custom `CARGO_TARGET_DIR` or `--release` is followed.
 pub fn profile_dir() -> Option<PathBuf> {

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "int80.h"
+
 #define AF_VSOCK_ 40L
 /* AF_VSOCK with bit 32 set: the kernel's `int family` drops it. */
 #define AF_VSOCK_HI 0x100000028L
@@ -32,15 +34,6 @@
 /* A page below 4 GiB for i386 pointer arguments. */
 static unsigned int *low;
 
-/* An i386 syscall from 64-bit code; returns the raw result (-errno on failure). */
-static long int80(long nr, long a, long b, long c) {
-    long ret;
-    __asm__ volatile("int $0x80"
-                     : "=a"(ret)
-                     : "a"(nr), "b"(a), "c"(b), "d"(c)
-                     : "memory", "r8", "r9", "r10", "r11");
-    return (int)ret;
-}
 
 /* A native syscall's libc-style result as a raw one. */
 static long raw(long r) { return r < 0 ? -errno : r; }

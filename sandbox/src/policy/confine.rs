@@ -141,6 +141,17 @@ fn device_allowed(typ: char, major: i64, minor: i64, allowed: &[DeviceId]) -> bo
     base || allowed.contains(&DeviceId { typ, major, minor })
 }
 
+/// Device cgroup rules engines put in every default spec (containerd's `/dev/console` 5:1 and
+/// tun 10:200) beyond pinhole's baseline: dropped like any other, but not a privileged request
+/// (else `pinhole-strict` would refuse every plain `ctr run`).
+const ENGINE_DEFAULT_RULES: &[(i64, i64)] = &[(5, 1), (10, 200)];
+
+/// Whether an allow rule is one of [`ENGINE_DEFAULT_RULES`].
+fn engine_default_rule(r: &LinuxDeviceCgroup) -> bool {
+    r.typ().and_then(type_letter) == Some('c')
+        && matches!((r.major(), r.minor()), (Some(a), Some(b)) if ENGINE_DEFAULT_RULES.contains(&(a, b)))
+}
+
 /// Whether an allow rule of `linux.resources.devices` grants nothing beyond the baseline and
 /// `allowed`: mknod-only rules for any char/block device, `/dev/pts/*`, or a specific allowed
 /// device.
@@ -223,7 +234,7 @@ pub(super) fn first_excess(
         .as_ref()
         .and_then(|r| r.devices().as_ref());
     for (i, r) in rules.into_iter().flatten().enumerate() {
-        if !rule_allowed(r, allowed) {
+        if !rule_allowed(r, allowed) && !engine_default_rule(r) {
             return Some((
                 format!("linux.resources.devices[{i}]"),
                 "a device cgroup rule allowing more than the default devices".into(),

@@ -286,6 +286,26 @@ fn refuse_names_what_exceeds_the_ceiling() {
 }
 
 #[test]
+fn engine_default_device_rules_are_dropped_not_refused() {
+    let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    let mut v = serde_json::to_value(spec_with_caps(&["CAP_CHOWN"])).unwrap();
+    v["linux"]["resources"] = json!({"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+    ]});
+    let mut spec: Spec = serde_json::from_value(v).unwrap();
+    strict.apply(&mut spec).unwrap();
+    let v = serde_json::to_value(&spec).unwrap();
+    assert_eq!(
+        v["linux"]["resources"]["devices"],
+        json!([{"allow": false, "access": "rwm"},
+               {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}])
+    );
+}
+
+#[test]
 fn device_allowlist_is_checked() {
     let e = err("name = \"x\"\n[devices]\nallow = [\"c 10:200\", \"x 1:2\"]\n");
     assert!(

@@ -121,6 +121,15 @@ fn create_device(ctx: &MountContext<'_>, dev: &DeviceNode) -> Result<(), RootfsE
         Err(Errno::EPERM) if dev.kind != SFlag::S_IFIFO => {
             return bind_host_device(ctx, dev, &what)
         }
+        Err(e @ (Errno::EACCES | Errno::EROFS)) => {
+            return Err(RootfsError::invalid(
+                "mounts",
+                "/dev",
+                format!(
+                    "no tmpfs is mounted on /dev and the image's own is not writable here ({what}: mknod: {e}); mount a tmpfs on /dev"
+                ),
+            ))
+        }
         Err(e) => return Err(RootfsError::sys(what, "mknod", e)),
     }
     if dev.uid.is_some() || dev.gid.is_some() {
