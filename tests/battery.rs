@@ -464,16 +464,6 @@ fn cli_container(name: &str, who: Who) -> common::Ctr {
     c
 }
 
-/// `pinhole run --policy HANDLER` of `c`.
-fn cli_run(c: &common::Ctr, handler: &str) -> common::Out {
-    c.write_spec();
-    let p = policy(handler);
-    let mut args = vec!["run", "--policy", p.to_str().unwrap()];
-    let run = c.run_args();
-    args.extend(run[1..].iter().map(String::as_str));
-    c.pinhole(&args)
-}
-
 /// Host-side checks after a CLI run: the host unchanged, nothing of the container left.
 fn cli_after(c: &common::Ctr, host: &HostView, what: &str) -> Vec<String> {
     let mut bad: Vec<String> = host
@@ -507,7 +497,7 @@ fn attempts_through_the_cli() {
             let mut args = vec![PROBE];
             args.extend(names(who));
             c.args(&args);
-            let out = cli_run(&c, handler);
+            let out = c.run_under(handler);
             assert_eq!(out.code(), 0, "{handler}: the probe failed\n{out}");
             got.extend(parse(&out.stdout));
             wrong.extend(cli_after(&c, &host, &format!("{handler} cli {who:?}")));
@@ -714,12 +704,7 @@ static ROOTFS_SET: &[Case] = &[
 ];
 
 fn all_caps() -> Value {
-    let last: usize = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    json!(common::CAP_NAMES[..=last.min(common::CAP_NAMES.len() - 1)])
+    json!(common::host_cap_names())
 }
 
 /// Specs asking for the host.
@@ -927,7 +912,7 @@ fn run_case(
     let mut args = vec![PROBE];
     args.extend(HARMLESS);
     c.args(&args);
-    let out = cli_run(&c, handler);
+    let out = c.run_under(handler);
     let what = format!("{set} {} under {handler}", case.name);
     let mut bad = cli_after(&c, host, &what);
     let lines: Vec<&str> = out

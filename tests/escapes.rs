@@ -11,16 +11,6 @@ use std::path::{Path, PathBuf};
 use common::*;
 use serde_json::json;
 
-/// `pinhole run --policy P` of the container.
-fn run_under(c: &Ctr, name: &str) -> Out {
-    c.write_spec();
-    let p = policy(name);
-    let mut args = vec!["run", "--policy", p.to_str().unwrap()];
-    let run = c.run_args();
-    args.extend(run[1..].iter().map(String::as_str));
-    c.pinhole(&args)
-}
-
 /// A private copy of the busybox rootfs (the shared one must stay untouched) with the
 /// directories a spec mounts on.
 fn private_rootfs(c: &Ctr, dir: &Path) -> PathBuf {
@@ -87,7 +77,7 @@ fn sysctl_through_symlinked_proc_and_volume_cannot_reach_core_pattern() {
         add_bind_mount(&mut c.spec, &volume, "/data", false);
         c.spec["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "1024"});
         c.sh("true");
-        let out = run_under(&c, handler);
+        let out = c.run_under(handler);
         assert_eq!(
             core.changed(),
             None,
@@ -126,7 +116,7 @@ fn no_mount_below_procfs_or_sysfs() {
         c.spec["root"]["path"] = json!(rootfs.to_str().unwrap());
         add_bind_mount(&mut c.spec, volume.path(), &format!("/{link}"), false);
         c.sh("true");
-        run_under(&c, "pinhole").assert_error(&[needle]);
+        c.run_under("pinhole").assert_error(&[needle]);
         c.assert_clean();
     }
 }
@@ -141,7 +131,7 @@ fn second_procfs_or_sysfs_refused() {
             .unwrap()
             .push(json!({"destination": dest, "type": typ, "source": typ}));
         c.sh("true");
-        run_under(&c, "pinhole")
+        c.run_under("pinhole")
             .assert_error(&[dest, &format!("a {typ} filesystem may only be mounted on")]);
         c.assert_clean();
     }
@@ -163,7 +153,8 @@ fn sysctl_written_without_container_procfs() {
     c.spec["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "77"});
     c.sh("true");
     // A proc mount off /proc is refused ...
-    run_under(&c, "pinhole").assert_error(&["a proc filesystem may only be mounted on /proc"]);
+    c.run_under("pinhole")
+        .assert_error(&["a proc filesystem may only be mounted on /proc"]);
     // ... and without any procfs the sysctl still applies (checked from a second process
     // in the container's network namespace).
     c.spec["mounts"].as_array_mut().unwrap().pop();
@@ -191,12 +182,7 @@ fn sysctl_written_without_container_procfs() {
 /// The spec `ctr run --privileged` sends (containerd's WithPrivileged + host devices + all
 /// devices allowed): every capability, no masks, rw sysfs and cgroupfs, host devices.
 fn make_privileged(c: &mut Ctr) {
-    let last: usize = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let all = &CAP_NAMES[..=last.min(CAP_NAMES.len() - 1)];
+    let all = host_cap_names();
     c.spec["process"]["capabilities"] = json!({
         "bounding": all, "effective": all, "permitted": all, "ambient": all, "inheritable": all,
     });
@@ -239,7 +225,7 @@ fn privileged_clamped_has_no_host_access() {
     let mut c = Ctr::new("esc-priv");
     make_privileged(&mut c);
     c.sh(HOST_ACCESS_PROBE);
-    let out = run_under(&c, "pinhole");
+    let out = c.run_under("pinhole");
     out.assert_ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(
@@ -274,7 +260,7 @@ fn privileged_clamped_has_no_host_access() {
             }
         }
         c.sh("true");
-        run_under(&c, "pinhole-strict").assert_error(&[
+        c.run_under("pinhole-strict").assert_error(&[
             "policy pinhole-strict: privileged requests are refused",
             "process.capabilities.bounding",
         ]);
@@ -290,7 +276,8 @@ fn host_device_and_rw_sysfs_without_capabilities() {
     make_privileged(&mut c);
     c.spec["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN"]});
     c.sh("true");
-    run_under(&c, "pinhole-strict").assert_error(&["mounts[5]: a read-write sysfs mount on /sys"]);
+    c.run_under("pinhole-strict")
+        .assert_error(&["mounts[5]: a read-write sysfs mount on /sys"]);
     c.assert_clean();
 }
 
@@ -299,12 +286,7 @@ fn host_device_and_rw_sysfs_without_capabilities() {
 /// policy: nothing under `pinhole-strict`, at most Docker's default set under `pinhole`.
 #[test]
 fn exec_process_file_is_clamped_by_the_containers_policy() {
-    let last: usize = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let all = &CAP_NAMES[..=last.min(CAP_NAMES.len() - 1)];
+    let all = host_cap_names();
     for (handler, allowed) in [
         ("pinhole-strict", 0u64),
         ("pinhole", cap_mask(&DOCKER_CAPS)),
@@ -414,7 +396,7 @@ fn strict_checks_the_effective_user_namespace() {
     c.spec["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1, "size": 1}]);
     c.spec["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     c.sh("true");
-    run_under(&c, "pinhole-strict")
+    c.run_under("pinhole-strict")
         .assert_error(&["linux.uidMappings[0]: maps host id 1", "from 100000 up"]);
     c.assert_clean();
 
@@ -444,7 +426,7 @@ fn strict_checks_the_effective_user_namespace() {
         }
     }
     c.sh("cat /proc/self/uid_map");
-    let out = run_under(&c, "pinhole-strict");
+    let out = c.run_under("pinhole-strict");
     let _ = holder.kill();
     let _ = holder.wait();
     out.assert_error(&["user namespace (effective uid_map): maps container id 0 to host id 0"]);
@@ -475,7 +457,8 @@ fn host_namespaces_and_host_paths() {
         let mut c = Ctr::new("esc-hostns");
         edit(&mut c);
         c.sh("true");
-        run_under(&c, "pinhole").assert_error(&["linux.namespaces", needle]);
+        c.run_under("pinhole")
+            .assert_error(&["linux.namespaces", needle]);
         c.assert_clean();
         let _ = what;
     }
@@ -483,7 +466,7 @@ fn host_namespaces_and_host_paths() {
     let mut c = Ctr::new("hostnet");
     remove_namespace(&mut c.spec, "network");
     c.sh("true");
-    run_under(&c, "pinhole").assert_ok();
+    c.run_under("pinhole").assert_ok();
     c.assert_clean();
 
     let dir = tempfile::tempdir().unwrap();
@@ -503,7 +486,8 @@ fn host_namespaces_and_host_paths() {
             "mounts[{}].source",
             c.spec["mounts"].as_array().unwrap().len() - 1
         );
-        run_under(&c, "pinhole").assert_error(&[&field, exposes, "the policy refuses it"]);
+        c.run_under("pinhole")
+            .assert_error(&[&field, exposes, "the policy refuses it"]);
         c.assert_clean();
     }
     // the state root of the runtime itself (here: this container's --root)
@@ -511,13 +495,14 @@ fn host_namespaces_and_host_paths() {
     let own_state = c.state_root().to_path_buf();
     add_bind_mount(&mut c.spec, &own_state, "/state", false);
     c.sh("true");
-    run_under(&c, "pinhole").assert_error(&["the policy refuses it"]);
+    c.run_under("pinhole")
+        .assert_error(&["the policy refuses it"]);
     c.assert_clean();
     // an ordinary volume is fine
     let mut c = Ctr::new("bind-ok");
     add_bind_mount(&mut c.spec, state.path(), "/data", false);
     c.sh("test -d /data");
-    run_under(&c, "pinhole").assert_ok();
+    c.run_under("pinhole").assert_ok();
     c.assert_clean();
 }
 
@@ -612,7 +597,7 @@ fn flipping_bind_source_never_exposes_runtime_sockets() {
         let mut c = Ctr::new("esc-flip");
         add_bind_mount(&mut c.spec, &link, "/x", true);
         c.sh("if test -e /x/s || test -S /x/containerd.sock; then echo EXPOSED; fi");
-        let out = run_under(&c, "pinhole");
+        let out = c.run_under("pinhole");
         assert!(
             !out.stdout.contains("EXPOSED"),
             "the runtime's sockets were bound\n{out}"

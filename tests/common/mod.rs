@@ -164,6 +164,16 @@ pub const DOCKER_CAPS: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
+/// Every capability the running kernel knows (`/proc/sys/kernel/cap_last_cap`), by name.
+pub fn host_cap_names() -> &'static [&'static str] {
+    let last: usize = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .expect("read cap_last_cap")
+        .trim()
+        .parse()
+        .expect("cap_last_cap is a number");
+    &CAP_NAMES[..=last.min(CAP_NAMES.len() - 1)]
+}
+
 /// Bit mask (as in `/proc/PID/status` CapXxx lines) of the named capabilities.
 pub fn cap_mask(names: &[&str]) -> u64 {
     names.iter().fold(0u64, |m, n| {
@@ -638,6 +648,16 @@ impl Ctr {
         self.write_spec();
         let args = self.run_args();
         self.pinhole(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+    /// Writes the spec and runs `pinhole run --policy <shipped policy HANDLER>` (see
+    /// [`policy`]); returns its output.
+    pub fn run_under(&self, handler: &str) -> Out {
+        self.write_spec();
+        let p = policy(handler);
+        let mut args = vec!["run", "--policy", p.to_str().unwrap()];
+        let run = self.run_args();
+        args.extend(run[1..].iter().map(String::as_str));
+        self.pinhole(&args)
     }
     /// Writes the spec and starts `pinhole run` in the background.
     pub fn spawn_run(&self) -> Running {
