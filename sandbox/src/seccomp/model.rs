@@ -256,6 +256,17 @@ fn probes(p: &LinuxSeccomp, seed: u64) -> Vec<(u32, u32, [u64; 6])> {
     out
 }
 
+/// Every OCI argument operator.
+pub(crate) const OPS: [&str; 7] = [
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_MASKED_EQ",
+];
+
 /// Reads bytes as small numbers; zeros once exhausted.
 struct Bytes<'a>(&'a [u8]);
 
@@ -327,15 +338,6 @@ pub fn profile_from_bytes(bytes: &[u8]) -> (LinuxSeccomp, Vec<String>) {
         "SCMP_ARCH_AARCH64",
         "SCMP_ARCH_ARM",
     ];
-    const OPS: [&str; 7] = [
-        "SCMP_CMP_EQ",
-        "SCMP_CMP_NE",
-        "SCMP_CMP_LT",
-        "SCMP_CMP_LE",
-        "SCMP_CMP_GT",
-        "SCMP_CMP_GE",
-        "SCMP_CMP_MASKED_EQ",
-    ];
     const VALUES: [u64; 12] = [
         0,
         1,
@@ -406,4 +408,31 @@ pub fn profile_from_bytes(bytes: &[u8]) -> (LinuxSeccomp, Vec<String>) {
     };
     let p = serde_json::from_value(p).expect("generated profile is valid linux.seccomp JSON");
     (p, optional)
+}
+
+/// Runs a compiled filter on one `seccomp_data` (the test interpreter; panics on a program
+/// the kernel would refuse).
+pub fn run_filter(filter: &super::Filter, audit_arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    let data = Data {
+        nr,
+        arch: audit_arch,
+        ip: 0,
+        args,
+    };
+    run(filter.program(), &data).0
+}
+
+/// The numbers `name` has under `audit_arch` (x86_64 and x32 share one), as in
+/// `seccomp_data.nr`.
+pub fn numbers(name: &str, audit_arch: u32) -> Vec<u32> {
+    TargetArch::ALL
+        .iter()
+        .filter(|a| a.audit_arch() == audit_arch)
+        .filter_map(|a| a.lookup(name))
+        .collect()
+}
+
+/// Whether a `SECCOMP_RET_*` value lets the syscall run (ALLOW or LOG).
+pub fn allows(ret: u32) -> bool {
+    ret == RET_ALLOW || ret == RET_LOG
 }

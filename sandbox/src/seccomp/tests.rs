@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::asm::{JMP_JA, MAX_INSTRUCTIONS};
 use super::compile::{RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS, RET_KILL_THREAD, RET_LOG, RET_TRAP};
 use super::interp::{run, Data};
+use super::model::OPS;
 use super::names::{TargetArch, X32_SYSCALL_BIT};
 use super::*;
 
@@ -167,16 +168,6 @@ fn op_holds(op: &str, arg: u64, v: u64, v2: u64) -> bool {
         _ => unreachable!(),
     }
 }
-
-const OPS: [&str; 7] = [
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_MASKED_EQ",
-];
 
 const VALUES: [u64; 10] = [
     0,
