@@ -9,9 +9,12 @@ usage: $(basename "$0") [CARGO-TEST-ARGS...]
   Stages: install (apt-get, only what is missing) -> build (cargo build --workspace --all-targets)
           -> rootfs (hack/build-rootfs.sh) -> test (cargo test --workspace CARGO-TEST-ARGS...)
           -> fmt (cargo fmt --all --check) -> clippy (cargo clippy --workspace --all-targets -D warnings)
-  install, build and rootfs stop the run when they fail; test, fmt and clippy always all run.
+          -> fuzz (hack/fuzz.sh FUZZ_SECONDS: each cargo-fuzz target in fuzz/ for FUZZ_SECONDS)
+  install, build and rootfs stop the run when they fail; test, fmt, clippy and fuzz always all
+  run. fuzz is skipped, with a message, when cargo-fuzz cannot be installed or built here.
   example: $(basename "$0") -- --nocapture
-  env: SKIP_INSTALL=1 skips the apt stage.
+  env: SKIP_INSTALL=1 skips the apt stage; SKIP_FUZZ=1 skips the fuzz stage;
+       FUZZ_SECONDS (default 10) bounds each fuzz target's run.
 EOF
   exit 2
 }
@@ -36,7 +39,10 @@ summary() {
   fi
 }
 
-# stage NAME CMD...: run CMD, record the result. Returns CMD's status.
+# A stage command exits with this status when it cannot run here (recorded as skipped).
+SKIPPED=75
+
+# stage NAME CMD...: run CMD, record the result. Returns CMD's status (0 when skipped).
 stage() {
   local name=$1 t0=$SECONDS rc=0
   shift
@@ -46,6 +52,9 @@ stage() {
   STAGES+=("$name")
   if [ $rc -eq 0 ]; then
     RESULTS+=("ok($((SECONDS - t0))s)")
+  elif [ $rc -eq "$SKIPPED" ]; then
+    RESULTS+=("skipped")
+    rc=0
   else
     RESULTS+=("FAILED(rc=$rc)")
     FAILED+=("$name")
@@ -61,6 +70,17 @@ install_stage() {
   if [ "${SKIP_INSTALL:-0}" = 1 ]; then echo "SKIP_INSTALL=1: not installing packages"; return 0; fi
   ensure_packages
 }
+fuzz_stage() {
+  if [ "${SKIP_FUZZ:-0}" = 1 ]; then echo "SKIP_FUZZ=1: not fuzzing"; return "$SKIPPED"; fi
+  local rc=0
+  bash "$REPO/hack/fuzz.sh" "${FUZZ_SECONDS:-10}" || rc=$?
+  # hack/fuzz.sh exits 3 when cargo-fuzz cannot be installed or libFuzzer cannot be built.
+  if [ $rc -eq 3 ]; then
+    echo "fuzz: SKIPPED: cargo-fuzz cannot work on this machine (see the warnings above)"
+    return "$SKIPPED"
+  fi
+  return $rc
+}
 rootfs_stage() { build_rootfs && export PINHOLE_TEST_ROOTFS=$ROOTFS && echo "rootfs: $ROOTFS"; }
 
 prereq install install_stage
@@ -70,6 +90,7 @@ prereq rootfs rootfs_stage
 stage test cargo test --workspace "$@" || true
 stage fmt cargo fmt --all --check || true
 stage clippy cargo clippy --workspace --all-targets -- -D warnings || true
+stage fuzz fuzz_stage || true
 
 summary
 [ ${#FAILED[@]} -eq 0 ]

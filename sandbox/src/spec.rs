@@ -74,7 +74,14 @@ impl Bundle {
             path: path.clone(),
             source,
         })?;
-        let spec = parse(&path, &text)?;
+        Bundle::from_config(dir, &path, &text)
+    }
+
+    /// [`Bundle::load`] on config.json text already read from `path`, in the bundle at `dir`
+    /// (absolute and canonical). Reads only metadata (the rootfs, namespace paths); the
+    /// `spec_plan` fuzz target drives it without a file per input.
+    pub fn from_config(dir: PathBuf, path: &Path, text: &[u8]) -> Result<Bundle, SpecError> {
+        let spec = parse(path, text)?;
         let rootfs = check(&dir, &spec)?;
         Ok(Bundle { dir, spec, rootfs })
     }

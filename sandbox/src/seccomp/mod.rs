@@ -89,8 +89,11 @@ mod filter;
 mod install;
 mod names;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 mod interp;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod model;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests;
 

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::asm::{JMP_JA, MAX_INSTRUCTIONS};
 use super::compile::{RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS, RET_KILL_THREAD, RET_LOG, RET_TRAP};
 use super::interp::{run, Data};
+use super::model::OPS;
 use super::names::{TargetArch, X32_SYSCALL_BIT};
 use super::*;
 
@@ -167,16 +168,6 @@ fn op_holds(op: &str, arg: u64, v: u64, v2: u64) -> bool {
         _ => unreachable!(),
     }
 }
-
-const OPS: [&str; 7] = [
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_MASKED_EQ",
-];
 
 const VALUES: [u64; 10] = [
     0,
@@ -798,56 +789,9 @@ fn docker_default() -> (LinuxSeccomp, Vec<String>) {
     )
 }
 
-/// Reference model of a profile: first rule (in profile order) naming `nr` on `arch` whose
-/// conditions all hold decides, otherwise the default action.
-fn model(p: &Value, arch: TargetArch, nr: u32, args: [u64; 6]) -> u32 {
-    let action = |v: &Value, errno_key: &str| -> u32 {
-        match v["action"]
-            .as_str()
-            .or(v["defaultAction"].as_str())
-            .unwrap()
-        {
-            "SCMP_ACT_ALLOW" => RET_ALLOW,
-            "SCMP_ACT_LOG" => RET_LOG,
-            "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => RET_KILL_THREAD,
-            "SCMP_ACT_KILL_PROCESS" => RET_KILL_PROCESS,
-            "SCMP_ACT_TRAP" => RET_TRAP,
-            "SCMP_ACT_ERRNO" => RET_ERRNO | v[errno_key].as_u64().unwrap_or(1) as u32,
-            a => panic!("model: action {a}"),
-        }
-    };
-    for rule in p["syscalls"].as_array().into_iter().flatten() {
-        let named = rule["names"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n.as_str().unwrap())
-            .find(|n| arch.lookup(n) == Some(nr));
-        let Some(name) = named else {
-            continue;
-        };
-        // The bits the kernel reads of each argument: all of them, the i386 low half, or the
-        // declared width of an `int`/`umode_t` argument.
-        let widths = super::argwidth::arg_masks(name, arch);
-        let holds = rule["args"].as_array().into_iter().flatten().all(|a| {
-            let i = a["index"].as_u64().unwrap() as usize;
-            let v = a["value"].as_u64().unwrap() & widths[i];
-            let v2 = a["valueTwo"].as_u64().unwrap_or(0) & widths[i];
-            op_holds(a["op"].as_str().unwrap(), args[i] & widths[i], v, v2)
-        });
-        if holds {
-            return action(rule, "errnoRet");
-        }
-    }
-    action(p, "defaultErrnoRet")
-}
-
-/// Checks `f` against [`model`] for every nr in 0..600 (plus edge numbers) of every covered
-/// arch, with each of `arg_sets`.
-fn check_against_model(f: &Filter, p: &Value, arg_sets: &[[u64; 6]]) {
-    let listed: Vec<oci_spec::runtime::Arch> =
-        serde_json::from_value(p["architectures"].clone()).unwrap_or_default();
-    let arches = TargetArch::covered(Some(&listed));
+/// Checks `f` against [`model::verdict`] for every nr in 0..600 (plus edge numbers) of every
+/// ABI, with each of `arg_sets`.
+fn check_against_model(f: &Filter, p: &LinuxSeccomp, arg_sets: &[[u64; 6]]) {
     for arch in [TargetArch::X86_64, TargetArch::X32, TargetArch::X86] {
         let base = if arch == TargetArch::X32 {
             X32_SYSCALL_BIT
@@ -872,20 +816,7 @@ fn check_against_model(f: &Filter, p: &Value, arg_sets: &[[u64; 6]]) {
         for nr in nrs {
             for args in arg_sets {
                 let got = eval(f, arch.audit_arch(), nr, *args);
-                // Under AUDIT_ARCH_X86_64, X32_SYSCALL_BIT selects x32, except nr -1.
-                let arch = match arch {
-                    TargetArch::X86_64 | TargetArch::X32 if nr == u32::MAX => TargetArch::X86_64,
-                    TargetArch::X86_64 | TargetArch::X32 if nr >= X32_SYSCALL_BIT => {
-                        TargetArch::X32
-                    }
-                    TargetArch::X32 => TargetArch::X86_64,
-                    a => a,
-                };
-                let want = if arches.contains(&arch) {
-                    model(p, arch, nr, *args)
-                } else {
-                    RET_KILL_PROCESS
-                };
+                let want = model::verdict(p, arch.audit_arch(), nr, *args);
                 assert_eq!(got, want, "{arch:?} nr {nr:#x} args {args:x?}");
             }
         }
@@ -914,7 +845,6 @@ fn docker_default_matches_model_and_is_small() {
         );
         assert!(steps <= 20, "nr {nr}: {steps} steps");
     }
-    let v: Value = serde_json::from_str(DOCKER_DEFAULT).unwrap();
     let arg_sets = [
         [0; 6],
         [8, 0, 0, 0, 0, 0],
@@ -924,7 +854,7 @@ fn docker_default_matches_model_and_is_small() {
         [0x2_0000, 0, 0, 0, 0, 0],
         [0x1000_0000, 0, 0, 0, 0, 0],
     ];
-    check_against_model(&f, &v, &arg_sets);
+    check_against_model(&f, &p, &arg_sets);
 }
 
 /// Deterministic xorshift for generated profiles.
@@ -991,7 +921,8 @@ fn generated_profiles_match_model() {
             json!(["SCMP_ARCH_X32"]),
         ];
         p["architectures"] = arch_sets[round % arch_sets.len()].clone();
-        let f = compile(&profile(p.clone()), &["*".to_owned()]).unwrap();
+        let p = profile(p);
+        let f = compile(&p, &["*".to_owned()]).unwrap();
         check_against_model(&f, &p, &[[0; 6], [8, 0, 0, 0, 0, 0]]);
     }
 }
@@ -1243,4 +1174,70 @@ fn strict_ceiling_kills_the_compat_abis() {
     let f = compile(pinhole.seccomp_ceiling().unwrap(), &[]).unwrap();
     assert_eq!(eval(&f, I386, 20, [0; 6]), RET_ALLOW);
     assert_eq!(native(&f, X32_SYSCALL_BIT | NR_GETPID), RET_ALLOW);
+}
+
+/// The committed differential corpus (`src/seccomp/corpus/*.json`, also the seed corpus of
+/// the `seccomp_compile` fuzz target), with the shipped profiles.
+fn differential_corpus() -> Vec<(String, LinuxSeccomp)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/seccomp/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "corpus too small: {files:?}");
+    let mut out: Vec<(String, LinuxSeccomp)> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read(f).unwrap();
+            let p = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{f:?}: {e}"));
+            (f.file_name().unwrap().to_string_lossy().into_owned(), p)
+        })
+        .collect();
+    out.push(("docker-default-allowlist".into(), docker_default().0));
+    out.push((
+        "default-allowlist".into(),
+        crate::policy::Policy::builtin_default()
+            .seccomp_ceiling()
+            .unwrap()
+            .clone(),
+    ));
+    let policies =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimeclass/policies");
+    for f in ["pinhole.toml", "pinhole-strict.toml"] {
+        let policy = crate::policy::Policy::load(&policies.join(f)).unwrap();
+        out.push((f.to_owned(), policy.seccomp_ceiling().unwrap().clone()));
+    }
+    out
+}
+
+#[test]
+fn compiled_programs_match_the_model_on_the_fixed_corpus() {
+    for (i, (name, p)) in differential_corpus().into_iter().enumerate() {
+        // Files named `*.reject.json` are profiles the compiler must refuse.
+        let want = !name.contains(".reject.");
+        match model::check(&p, &["*".to_owned()], 0x5eed + i as u64) {
+            Ok(compiled) => assert_eq!(compiled, want, "{name}: compiled {compiled}"),
+            Err(m) => panic!("{name}: {m}"),
+        }
+    }
+}
+
+#[test]
+fn compiled_programs_match_the_model_on_generated_profiles() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let (mut compiled, cases) = (0u64, 3000u64);
+    for case in 0..cases {
+        let bytes: Vec<u8> = (0..8 + rng(&mut state) % 120)
+            .map(|_| rng(&mut state) as u8)
+            .collect();
+        let (p, optional) = model::profile_from_bytes(&bytes);
+        match model::check(&p, &optional, case) {
+            Ok(ok) => compiled += u64::from(ok),
+            Err(m) => panic!("case {case} (bytes {}): {m}", hex::encode(&bytes)),
+        }
+    }
+    // The generator must mostly produce profiles that compile, or the check checks little.
+    assert!(compiled > cases / 3, "only {compiled} of {cases} compiled");
 }
