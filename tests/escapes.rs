@@ -478,6 +478,8 @@ fn host_namespaces_and_host_paths() {
         (PathBuf::from("/run/containerd"), "/run/containerd/"),
         (link.clone(), "/run/"),
         (PathBuf::from("/proc/sys"), "/proc"),
+        (PathBuf::from("/etc"), "/etc"),
+        (PathBuf::from("/run/dbus"), "/run/dbus"),
     ] {
         let mut c = Ctr::new("esc-bind");
         add_bind_mount(&mut c.spec, &src, "/host", false);
@@ -619,4 +621,72 @@ fn flipping_bind_source_never_exposes_runtime_sockets() {
         "flipping bind source: {} ran on the harmless dir, {} refused",
         outcomes.0, outcomes.1
     );
+}
+
+/// Review finding: a `remount` entry (`rbind,remount,rw` on `/sys`) cleared the read-only
+/// flag every policy forces on sysfs and cgroupfs. A remount may only add restrictions.
+#[test]
+fn remount_cannot_lift_read_only() {
+    for dest in ["/sys", "/"] {
+        let mut c = Ctr::new("esc-remount");
+        c.spec["root"]["readonly"] = json!(false);
+        c.spec["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": dest, "type": "none", "options": ["rbind", "remount", "rw"]
+        }));
+        c.sh("exec 3>>/sys/kernel/uevent_helper && echo WRITABLE");
+        for handler in ["pinhole", "pinhole-strict"] {
+            let out = c.run_under(handler);
+            assert!(
+                !out.stdout.contains("WRITABLE"),
+                "{handler}: sysfs writable\n{out}"
+            );
+            out.assert_error(&["options \"remount\"", "may only add restrictions"]);
+        }
+        c.assert_clean();
+    }
+}
+
+/// Review finding: a recursive bind of a directory with a kernel filesystem mounted below it
+/// (a chroot's /proc) carried the host's procfs into the container unchecked.
+#[test]
+fn recursive_bind_with_procfs_below_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let below = dir.path().join("chroot/proc");
+    fs::create_dir_all(&below).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "proc", "proc"])
+        .arg(&below)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut c = Ctr::new("esc-rbind-proc");
+    add_bind_mount(&mut c.spec, dir.path(), "/data", false);
+    c.sh("test -e /data/chroot/proc/sys/kernel/core_pattern && echo EXPOSED");
+    let out = c.run_under("pinhole");
+    let _ = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&below)
+        .status();
+    assert!(
+        !out.stdout.contains("EXPOSED"),
+        "host procfs reached the container\n{out}"
+    );
+    out.assert_error(&["has a proc filesystem at", "a recursive bind would expose"]);
+    c.assert_clean();
+}
+
+/// Review finding: a FIFO (`p`) or `u` device in `linux.devices` made create fail (the device
+/// cgroup rule derived from it had a type the cgroup refuses).
+#[test]
+fn fifo_and_unbuffered_devices_are_created() {
+    let mut c = Ctr::new("dev-fifo");
+    c.spec["linux"]["devices"] = json!([
+        {"path": "/dev/myfifo", "type": "p", "major": 0, "minor": 0, "fileMode": 0o600},
+        {"path": "/dev/zero2", "type": "u", "major": 1, "minor": 5, "fileMode": 0o666}
+    ]);
+    c.sh("test -p /dev/myfifo && test -c /dev/zero2 && head -c 1 /dev/zero2 | wc -c");
+    let out = c.run_under("pinhole");
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "1", "{out}");
+    c.assert_clean();
 }

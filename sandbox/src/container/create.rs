@@ -4,7 +4,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
-use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxNamespaceType, LinuxResources, Spec};
+use oci_spec::runtime::{
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceType, LinuxResources, Spec,
+};
 
 use super::spawn::{self, Progress, Stdio};
 use super::state::{now_rfc3339, proc_stat, State, Status};
@@ -315,9 +317,15 @@ fn resources_with_devices(linux: &oci_spec::runtime::Linux) -> LinuxResources {
     let mut r = linux.resources().clone().unwrap_or_default();
     let mut rules = r.devices().clone().unwrap_or_default();
     for d in linux.devices().iter().flatten() {
+        // FIFOs are no device cgroup matter; `u` (unbuffered) is a character device
+        let typ = match d.typ() {
+            LinuxDeviceType::P => continue,
+            LinuxDeviceType::U => LinuxDeviceType::C,
+            t => t,
+        };
         if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
             .allow(true)
-            .typ(d.typ())
+            .typ(typ)
             .major(d.major())
             .minor(d.minor())
             .access("rwm".to_string())

@@ -22,10 +22,22 @@ use serde::Deserialize;
 use super::{Policy, PolicyError};
 
 /// Host paths no container may bind, see below, or bind an ancestor of: the kernel's views
-/// of the host, container runtimes' sockets, state and image stores.
+/// of the host and its devices, the host's configuration, programs and schedulers (a root
+/// container writing them is host root), init's and container runtimes' sockets, state and
+/// image stores.
 pub const PROTECTED: &[&str] = &[
     "/proc",
     "/sys",
+    "/dev",
+    "/etc",
+    "/root",
+    "/boot",
+    "/usr",
+    "/var/spool",
+    "/run/dbus",
+    "/run/systemd",
+    "/run/k3s",
+    "/run/cri-dockerd.sock",
     "/run/pinhole",
     "/run/containerd/s",
     "/run/containerd/containerd.sock",

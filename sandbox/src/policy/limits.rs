@@ -31,6 +31,18 @@ impl Limits {
     /// ceiling; without (an update) only limits present in `r` are capped, so an update that
     /// does not touch pids leaves them as they are.
     pub fn clamp(&self, r: &mut LinuxResources, fill_missing: bool) {
+        // cgroup v2 files set directly (`linux.resources.unified`) would override the capped
+        // values: the ceilinged ones are dropped, the typed fields carry them.
+        if let Some(unified) = r.unified().clone() {
+            let ceilinged = |k: &str| {
+                (self.pids.is_some() && k == "pids.max")
+                    || (self.memory.is_some()
+                        && matches!(k, "memory.max" | "memory.swap.max" | "memory.high"))
+            };
+            let kept: std::collections::HashMap<String, String> =
+                unified.into_iter().filter(|(k, _)| !ceilinged(k)).collect();
+            r.set_unified(Some(kept));
+        }
         if let Some(max) = self.pids {
             match r.pids() {
                 Some(p) => {
@@ -98,5 +110,14 @@ mod tests {
         let mut r = res(serde_json::json!({"pids": {"limit": -1}}));
         l.clamp(&mut r, false);
         assert_eq!(r.pids().unwrap().limit(), 100);
+        // cgroup v2 keys cannot override the ceilings
+        let mut r = res(
+            serde_json::json!({"unified": {"pids.max": "max", "memory.max": "max",
+                                                       "cpu.weight": "50"}}),
+        );
+        l.clamp(&mut r, false);
+        let u = r.unified().clone().unwrap();
+        assert_eq!(u.len(), 1, "{u:?}");
+        assert_eq!(u["cpu.weight"], "50");
     }
 }

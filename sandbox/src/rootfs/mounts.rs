@@ -80,6 +80,50 @@ impl BindGuard {
         g
     }
 
+    /// A mount below `dir` (from the runtime's mountinfo) that a recursive bind of `dir`
+    /// would carry along and that exposes the host: a kernel filesystem, or a mount whose
+    /// root is (or is below) a protected file.
+    fn exposed_submount(&self, dir: &Path) -> Option<String> {
+        const HOST_VIEWS: &[&str] = &[
+            "proc",
+            "sysfs",
+            "cgroup",
+            "cgroup2",
+            "debugfs",
+            "tracefs",
+            "securityfs",
+            "bpf",
+            "configfs",
+            "efivarfs",
+            "binfmt_misc",
+            "pstore",
+            "fusectl",
+        ];
+        let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let Some(sep) = fields.iter().position(|f| *f == "-") else {
+                continue;
+            };
+            let (Some(point), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else {
+                continue;
+            };
+            let point = PathBuf::from(crate::mountinfo::unescape(point));
+            if point == dir || !point.starts_with(dir) {
+                continue;
+            }
+            if HOST_VIEWS.contains(fstype) {
+                return Some(format!("a {fstype} filesystem at {}", point.display()));
+            }
+            if let Ok(st) = nix::sys::stat::stat(point.as_path()) {
+                if self.containing.contains(&file_id(&st)) {
+                    return Some(format!("a protected path at {}", point.display()));
+                }
+            }
+        }
+        None
+    }
+
     /// Refuses `fd` (an opened bind source, found by name in the directory `parent`) if it
     /// is or contains a protected file, or lies below one (walking `..` from `parent` up to
     /// the root). Any error while walking refuses the source: the guard fails closed.
@@ -154,6 +198,13 @@ fn open_bind_source(
         return Err(refuse("changed into a symlink while being opened"));
     }
     guard.check(fd.as_fd(), parent.as_fd()).map_err(refuse)?;
+    if recursive {
+        if let Some(sub) = guard.exposed_submount(&real) {
+            return Err(refuse(&format!(
+                "has {sub} mounted below it, which a recursive bind would expose"
+            )));
+        }
+    }
     clone_fd_tree(fd.as_fd(), recursive).map_err(|e| RootfsError::sys(what(), "open_tree", e))
 }
 
@@ -395,6 +446,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
     })?;
 
     if opts.remount {
+        super::validate::check_remount(i, &opts)?;
         let r = resolve(ctx.root, &dest, Create::No).map_err(|e| RootfsError::resolve(&what, e))?;
         let attr = opts.attr();
         sys::mount_setattr(r.fd.as_fd(), opts.recursive, &attr)

@@ -127,6 +127,25 @@ pub fn check_proc_destination(
     Ok(())
 }
 
+/// Mount flags a `remount` entry may set but never clear: clearing `ro` on `/sys` (or
+/// recursively on `/`) would undo the read-only sysfs and cgroupfs every policy forces.
+const REMOUNT_LOCKED: u64 = super::sys::MOUNT_ATTR_RDONLY
+    | super::sys::MOUNT_ATTR_NOSUID
+    | super::sys::MOUNT_ATTR_NODEV
+    | super::sys::MOUNT_ATTR_NOEXEC;
+
+/// A `remount` entry may only add restrictions (`ro`, `nosuid`, `nodev`, `noexec`, atime).
+pub fn check_remount(i: usize, opts: &MountOptions) -> Result<(), RootfsError> {
+    if opts.remount && opts.attr_clr & REMOUNT_LOCKED != 0 {
+        return Err(RootfsError::invalid(
+            format!("mounts[{i}].options"),
+            "remount",
+            "a remount may only add restrictions (ro, nosuid, nodev, noexec), not lift them",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that `p` is absolute and has no `..` component.
 fn check_abs_path(field: &str, p: &Path) -> Result<(), RootfsError> {
     let shown = p.display().to_string();
@@ -267,6 +286,7 @@ fn validate_mount(i: usize, m: &Mount, bundle: &Path) -> Result<(), RootfsError>
     }
     check_proc_destination(&field, &dest, &kind)?;
     check_canonical_destination(&field, &dest, &kind)?;
+    check_remount(i, &opts)?;
     if kind == MountKind::Bind && !opts.remount {
         let Some(src) = bind_source(m, bundle) else {
             return Err(RootfsError::invalid(
