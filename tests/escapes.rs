@@ -690,3 +690,50 @@ fn fifo_and_unbuffered_devices_are_created() {
     assert_eq!(out.stdout.trim(), "1", "{out}");
     c.assert_clean();
 }
+
+/// Review finding: the host namespace check compared the spec's paths before the join. A
+/// namespace path that flips (a symlink between another container's IPC namespace and the
+/// runtime's own) is caught after setup, on the namespaces the container really is in.
+#[test]
+fn flipping_namespace_path_never_joins_the_host() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mut owner = Ctr::new("ns-flip-owner");
+    let pid = owner.start_sleeping();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ipc");
+    let other = PathBuf::from(format!("/proc/{pid}/ns/ipc"));
+    let host = PathBuf::from(format!("/proc/{}/ns/ipc", std::process::id()));
+    symlink(&other, &link).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (stop, link) = (stop.clone(), link.clone());
+        std::thread::spawn(move || {
+            let tmp = link.with_extension("tmp");
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let target = if n.is_multiple_of(2) { &host } else { &other };
+                let _ = fs::remove_file(&tmp);
+                symlink(target, &tmp).unwrap();
+                fs::rename(&tmp, &link).unwrap();
+                n += 1;
+            }
+        })
+    };
+    let host_ipc = fs::read_link(format!("/proc/{}/ns/ipc", std::process::id())).unwrap();
+    for _ in 0..30 {
+        let mut c = Ctr::new("ns-flip");
+        set_namespace(&mut c.spec, "ipc", Some(link.to_str().unwrap()));
+        c.sh("readlink /proc/self/ns/ipc");
+        let out = c.run_under("pinhole");
+        assert!(
+            !out.stdout.contains(host_ipc.to_str().unwrap()),
+            "a container ran in the host's IPC namespace\n{out}"
+        );
+        c.assert_clean();
+    }
+    stop.store(true, Ordering::Relaxed);
+    flipper.join().unwrap();
+    owner.kill_and_delete();
+    owner.assert_clean();
+}

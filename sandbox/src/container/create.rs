@@ -241,6 +241,12 @@ pub fn create(
     let pid = progress
         .pid
         .ok_or_else(|| Error::Init("init reported ready without a pid".into()))?;
+    if let Some(policy) = &opts.policy {
+        if let Err(e) = policy.check_effective_host_namespaces(pid) {
+            let _ = spawned.child.kill();
+            return Err(e.into());
+        }
+    }
     let (_, start) = proc_stat(pid)
         .ok_or_else(|| Error::Init(format!("container init {pid} vanished after setup")))?;
     let state = State {

@@ -110,6 +110,31 @@ fn within(a: &Path, b: &Path) -> bool {
 }
 
 impl Policy {
+    /// Checks the namespaces container process `pid` ended up in against `[host]`: compared
+    /// with the runtime's own by device and inode after setup, so a namespace path that
+    /// changed between the spec check and the join (a symlink, a recycled pid) cannot slip the
+    /// host's PID, IPC or network namespace in.
+    pub fn check_effective_host_namespaces(&self, pid: i32) -> Result<(), PolicyError> {
+        let rules = &self.host;
+        for (proc_name, key, share) in [
+            ("pid", "pid", rules.pid),
+            ("ipc", "ipc", rules.ipc),
+            ("net", "network", rules.network),
+        ] {
+            if share == Share::Allow {
+                continue;
+            }
+            let theirs = PathBuf::from(format!("/proc/{pid}/ns/{proc_name}"));
+            if is_ours(&theirs, proc_name) {
+                return Err(self.spec_error(
+                    "linux.namespaces",
+                    &format!("the container is in the host's {key} namespace, which the policy refuses ([host] {key})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The host paths no bind source may be, lie within or contain: [`PROTECTED`] and the
     /// caller's own state and sockets. (Checked here by path for a clear early error, and
     /// again by the init on the opened source: `rootfs::mounts::BindGuard`.)
