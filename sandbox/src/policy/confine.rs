@@ -20,6 +20,9 @@
 
 use std::fmt;
 
+use crate::rootfs::options::MountOptions;
+use crate::rootfs::sys::MOUNT_ATTR_RDONLY;
+use crate::rootfs::validate::{mount_kind, MountKind};
 use oci_spec::runtime::{Capabilities, LinuxDeviceCgroup, LinuxDeviceType, Mount, Process, Spec};
 
 /// Docker's default masked paths (moby `oci/defaults.go`), forced by every policy.
@@ -174,19 +177,21 @@ fn rule_allowed(r: &LinuxDeviceCgroup, allowed: &[DeviceId]) -> bool {
     }
 }
 
-/// A mount of a filesystem that must be read-only in every container.
+/// A mount of a filesystem that must be read-only in every container (sysfs, cgroupfs; not a
+/// bind), classified as the rootfs code classifies it.
 fn is_kernel_fs(m: &Mount) -> bool {
-    matches!(m.typ().as_deref(), Some("sysfs" | "cgroup" | "cgroup2"))
-        && !m
-            .options()
-            .iter()
-            .flatten()
-            .any(|o| o == "bind" || o == "rbind")
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
+    match mount_kind(m, &opts) {
+        Some(MountKind::Cgroup) => true,
+        Some(MountKind::Fs(t)) => t == "sysfs",
+        _ => false,
+    }
 }
 
+/// Whether a mount's options end up read-only (the last of `ro`/`rw` wins).
 fn is_readonly(m: &Mount) -> bool {
-    let opts = m.options().as_deref().unwrap_or_default();
-    opts.iter().rposition(|o| o == "ro") > opts.iter().rposition(|o| o == "rw")
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
+    opts.attr_set & MOUNT_ATTR_RDONLY != 0
 }
 
 /// The first thing `spec` asks for beyond an unprivileged container under a ceiling `caps`

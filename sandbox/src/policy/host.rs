@@ -187,9 +187,11 @@ impl Policy {
             .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
             .collect();
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            let opts = m.options().as_deref().unwrap_or_default();
-            let bind = m.typ().as_deref() == Some("bind")
-                || opts.iter().any(|o| o == "bind" || o == "rbind");
+            let opts = crate::rootfs::options::MountOptions::parse(
+                m.options().as_deref().unwrap_or_default(),
+            );
+            let bind = crate::rootfs::validate::mount_kind(m, &opts)
+                == Some(crate::rootfs::validate::MountKind::Bind);
             let Some(src) = m.source().as_ref().filter(|_| bind) else {
                 continue;
             };
