@@ -199,7 +199,18 @@ fn load(prog: &[Insn]) -> Result<OwnedFd, (io::Error, String)> {
                 },
             )
     };
-    match bpf(BPF_PROG_LOAD, &mut attr(&mut Vec::new())) {
+    // The kernel may answer a valid program with a transient EAGAIN (seen in CI: the
+    // verifier log of the retry showed it accepted); libbpf retries it too.
+    let mut first = bpf(BPF_PROG_LOAD, &mut attr(&mut Vec::new()));
+    for _ in 0..4 {
+        match &first {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                first = bpf(BPF_PROG_LOAD, &mut attr(&mut Vec::new()));
+            }
+            _ => break,
+        }
+    }
+    match first {
         Ok(fd) => Ok(fd_from(fd)),
         Err(e) => {
             // Retry with the verifier log to explain the failure.
