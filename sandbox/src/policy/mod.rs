@@ -257,6 +257,24 @@ impl Policy {
     }
 }
 
+/// A built-in ceiling profile by name (`"default"`, `"strict"`), as `seccomp.profile` in a
+/// policy file names it; `None` for other names.
+pub fn builtin_profile(name: &str) -> Option<LinuxSeccomp> {
+    match name {
+        "default" => Some(default_allowlist()),
+        "strict" => {
+            let risk: Vec<String> = crate::seccomp::risk::high_risk()
+                .iter()
+                .map(|r| r.name.clone())
+                .collect();
+            let mut p = file::remove_names(default_allowlist(), &risk);
+            p.set_architectures(Some(vec![oci_spec::runtime::Arch::ScmpArchNative]));
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
 /// The embedded default allowlist, parsed.
 pub(crate) fn default_allowlist() -> LinuxSeccomp {
     serde_json::from_str(DEFAULT_ALLOWLIST_JSON)

@@ -88,6 +88,7 @@ mod error;
 mod filter;
 mod install;
 mod names;
+pub mod risk;
 
 #[cfg(any(test, feature = "fuzzing"))]
 mod interp;
