@@ -13,6 +13,7 @@ pub mod init;
 pub mod mountinfo;
 pub mod policy;
 pub mod private;
+pub mod record;
 pub mod rootfs;
 pub mod seccomp;
 pub mod selfexe;
