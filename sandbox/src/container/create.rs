@@ -33,6 +33,9 @@ pub struct CreateOptions {
     /// A handler ceiling: the spec is intersected with it (capabilities, no_new_privs,
     /// rootfs, user namespace) and its seccomp profile is stacked on the spec's own.
     pub policy: Option<crate::policy::Policy>,
+    /// Record or audit the container (`pinhole profile record`); `None`: whatever the spec's
+    /// annotations ask for and the policy allows.
+    pub supervise: Option<crate::record::Ask>,
 }
 
 /// A created container.
@@ -70,7 +73,12 @@ impl Drop for Cleanup<'_> {
 pub(crate) struct Checked {
     pub bundle: Bundle,
     pub cgroup: Cgroup,
+    /// The filters every process of the container gets (saved for exec).
     pub seccomp: Vec<SeccompPlan>,
+    /// The init's filters: `seccomp`, plus the supervisor's listener when supervised.
+    pub init_seccomp: Vec<SeccompPlan>,
+    /// The supervision the container asked for.
+    pub supervision: Option<crate::record::Supervision>,
 }
 
 /// Validates a bundle for `id`: spec, rootfs, capabilities, sysctl, cgroup, seccomp.
@@ -119,13 +127,85 @@ pub(crate) fn check(
         seccomp.push(SeccompPlan {
             program: filter.to_bytes(),
             flags: sc.flags().clone().unwrap_or_default(),
+            listener: false,
         });
     }
+    let (init_seccomp, supervision) = supervision(id, &bundle, opts, ceiling.is_some(), &seccomp)?;
     Ok(Checked {
         bundle,
         cgroup,
         seccomp,
+        init_seccomp,
+        supervision,
     })
+}
+
+/// The init's filters and the supervision for what the caller or the annotations ask.
+fn supervision(
+    id: &str,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    has_ceiling: bool,
+    seccomp: &[SeccompPlan],
+) -> Result<(Vec<SeccompPlan>, Option<crate::record::Supervision>), Error> {
+    use crate::record::{Ask, Mode, Supervision};
+    let ask = match &opts.supervise {
+        Some(a) => Some(a.clone()),
+        None => {
+            let policy = opts.policy.as_ref();
+            crate::record::from_annotations(
+                bundle.spec.annotations().as_ref(),
+                policy.map_or("(none)", |p| p.name()),
+                policy.and_then(|p| p.record_dir()),
+                policy.is_some_and(|p| p.audits()),
+            )
+            .map_err(|m| Error::Other(format!("config.json: {m}")))?
+        }
+    };
+    let mut plans = seccomp.to_vec();
+    let supervision = match ask {
+        None => return Ok((plans, None)),
+        Some(Ask::Record { name, out_dir }) => {
+            plans.push(SeccompPlan {
+                program: crate::seccomp::notify::notify_all().to_bytes(),
+                flags: Vec::new(),
+                listener: true,
+            });
+            Supervision {
+                mode: Mode::Record,
+                name,
+                out_dir,
+            }
+        }
+        Some(Ask::Audit) => {
+            // The ceiling is the last filter (see `check`).
+            let Some(ceiling) = plans.last_mut().filter(|_| has_ceiling) else {
+                return Err(Error::Other(format!(
+                    "{}: the denial audit reports what the handler ceiling refuses, and this container has no ceiling (no policy, or profile = \"unconfined\")",
+                    crate::record::AUDIT_ANNOTATION
+                )));
+            };
+            let original = crate::seccomp::Filter::from_bytes(&ceiling.program)?;
+            ceiling.program = crate::seccomp::notify::notify_denials(&original)
+                .ok_or_else(|| {
+                    Error::Other(format!(
+                        "{}: the ceiling with the audit's notifications exceeds the kernel's {} BPF instructions",
+                        crate::record::AUDIT_ANNOTATION,
+                        crate::seccomp::MAX_INSTRUCTIONS
+                    ))
+                })?
+                .to_bytes();
+            ceiling.listener = true;
+            Supervision {
+                mode: Mode::Audit {
+                    program: original.to_bytes(),
+                },
+                name: id.to_string(),
+                out_dir: None,
+            }
+        }
+    };
+    Ok((plans, Some(supervision)))
 }
 
 /// Creates container `id` from the bundle at `bundle_dir`.
@@ -142,6 +222,8 @@ pub fn create(
         bundle,
         cgroup,
         seccomp,
+        init_seccomp,
+        supervision,
     } = check(root, id, bundle_dir, &opts)?;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref().expect("checked by Bundle::load");
@@ -184,6 +266,9 @@ pub fn create(
         crate::private::write_new(&state_dir.join(SECCOMP_FILE), &text)
             .map_err(Error::io("write", state_dir.join(SECCOMP_FILE)))?;
     }
+    if let Some(sup) = &supervision {
+        sup.save(&state_dir).map_err(Error::Other)?;
+    }
 
     cgroup.create()?;
     cleanup.cgroup = Some(&cgroup);
@@ -200,7 +285,7 @@ pub fn create(
         namespaces: namespaces_of(spec),
         uid_mappings: linux.uid_mappings().clone().unwrap_or_default(),
         gid_mappings: linux.gid_mappings().clone().unwrap_or_default(),
-        seccomp,
+        seccomp: init_seccomp,
         cgroup_dirs: cgroup.dirs(),
         protected_binds: opts
             .policy

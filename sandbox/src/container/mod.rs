@@ -15,6 +15,7 @@ mod run;
 mod spawn;
 mod start;
 mod state;
+mod supervise;
 mod wait;
 
 pub use create::{create, CreateOptions, Created};
@@ -23,8 +24,9 @@ pub use error::Error;
 pub use exec::{exec, recorded_policy, saved_spec, ExecOptions, Execed};
 pub use kill::{kill, parse_signal};
 pub use root::{validate_id, Root, DEFAULT_ROOT};
-pub use run::run;
+pub use run::{run, run_supervised};
 pub use spawn::Stdio;
 pub use start::start;
 pub use state::{State, Status};
+pub use supervise::{start_supervised, Report, Supervisor};
 pub use wait::{become_subreaper, block_signals, wait_forwarding};

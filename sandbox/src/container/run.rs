@@ -2,10 +2,23 @@
 
 use std::path::Path;
 
-use super::{create, delete, start, CreateOptions, Error, Root};
+use super::{create, delete, CreateOptions, Error, Report, Root};
 
 /// Runs container `id` to completion; returns its exit status (code or 128 + signal).
+///
+/// A recorded or audited container is supervised by this process; denials are reported on
+/// stderr.
 pub fn run(root: &Root, id: &str, bundle: &Path, opts: CreateOptions) -> Result<i32, Error> {
+    run_supervised(root, id, bundle, opts).map(|(status, _)| status)
+}
+
+/// [`run`], also returning the supervisor's report (recording, denials) when there is one.
+pub fn run_supervised(
+    root: &Root,
+    id: &str,
+    bundle: &Path,
+    opts: CreateOptions,
+) -> Result<(i32, Option<Report>), Error> {
     super::become_subreaper()?;
     let state = create(root, id, bundle, opts)?.state;
     let set = match super::block_signals() {
@@ -15,13 +28,29 @@ pub fn run(root: &Root, id: &str, bundle: &Path, opts: CreateOptions) -> Result<
             return Err(e);
         }
     };
-    if let Err(e) = start(root, id) {
-        let _ = delete(root, id, true);
-        return Err(e);
-    }
+    let owned = id.to_string();
+    let on_denial = Box::new(move |d: &crate::record::Denial| {
+        eprintln!(
+            "pinhole: container {owned:?}: seccomp denied {} ({}, errno {})",
+            d.name,
+            d.arch,
+            crate::record::errno_name(d.errno)
+        )
+    });
+    let supervisor = match super::start_supervised(root, id, on_denial) {
+        Ok((_, s)) => s,
+        Err(e) => {
+            let _ = delete(root, id, true);
+            return Err(e);
+        }
+    };
     let status = super::wait_forwarding(state.pid, &set);
+    // The supervisor ends when the last filtered task is reaped; its outputs are written
+    // before the state directory goes.
+    let report = supervisor.map(|s| s.finish());
     let deleted = delete(root, id, true);
     let status = status?;
     deleted?;
-    Ok(status)
+    let report = report.transpose().map_err(Error::Other)?;
+    Ok((status, report))
 }

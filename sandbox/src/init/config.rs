@@ -32,6 +32,10 @@ pub struct SeccompPlan {
     pub program: Vec<u8>,
     /// Filter flags from the spec.
     pub flags: Vec<LinuxSeccompFilterFlag>,
+    /// Installed with `SECCOMP_FILTER_FLAG_NEW_LISTENER`: the supervisor takes the listener
+    /// (see `crate::record`). Only the container's init gets such a filter, and it is its last.
+    #[serde(default)]
+    pub listener: bool,
 }
 
 /// Everything an init process needs; sent as the first frame on the sync channel.

@@ -141,7 +141,7 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         .iter()
         .map(|plan| {
             Filter::from_bytes(&plan.program)
-                .map(|f| (f, plan.flags.clone()))
+                .map(|f| (f, plan.flags.clone(), plan.listener))
                 .map_err(|e| InitError::msg(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -162,15 +162,20 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     }
 }
 
-type FilterPlan = (Filter, Vec<oci_spec::runtime::LinuxSeccompFilterFlag>);
+/// A filter, its flags, and whether it gets a notification listener.
+type FilterPlan = (Filter, Vec<oci_spec::runtime::LinuxSeccompFilterFlag>, bool);
 
 /// Drops privileges, installs seccomp and execs. Returns only on failure.
 fn finish(cfg: &InitConfig, caps: &CapSets, filters: &[FilterPlan], exec: &Exec) -> InitError {
     let nnp = cfg.process.no_new_privileges().unwrap_or(false);
     let install = || -> Result<(), InitError> {
-        for f in filters {
-            crate::seccomp::install(&f.0, &f.1)
-                .map_err(|e| InitError::msg(format!("seccomp: {e}")))?;
+        for (filter, flags, listener) in filters {
+            let installed = if *listener {
+                crate::seccomp::install_listener(filter, flags)
+            } else {
+                crate::seccomp::install(filter, flags)
+            };
+            installed.map_err(|e| InitError::msg(format!("seccomp: {e}")))?;
         }
         Ok(())
     };

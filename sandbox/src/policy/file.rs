@@ -104,6 +104,21 @@ struct SeccompSection {
     deny: Vec<String>,
     #[serde(default)]
     native_only: bool,
+    #[serde(default)]
+    recording: bool,
+    #[serde(default)]
+    record_dir: Option<String>,
+    #[serde(default)]
+    audit: Audit,
+}
+
+/// `seccomp.audit`: whether every container's ceiling denials are named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Audit {
+    #[default]
+    Off,
+    Denials,
 }
 
 impl Default for SeccompSection {
@@ -112,6 +127,9 @@ impl Default for SeccompSection {
             profile: default_profile(),
             deny: Vec::new(),
             native_only: false,
+            recording: false,
+            record_dir: None,
+            audit: Audit::Off,
         }
     }
 }
@@ -216,6 +234,8 @@ pub(super) struct Checked {
     pub devices: Vec<DeviceId>,
     pub limits: super::Limits,
     pub host: super::HostRules,
+    pub record_dir: Option<std::path::PathBuf>,
+    pub audit: bool,
 }
 
 impl File {
@@ -291,7 +311,32 @@ impl File {
             bind_prefixes,
         };
         let seccomp = ceiling_profile(&self.seccomp, origin)?;
+        let record_dir = match (self.seccomp.recording, &self.seccomp.record_dir) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(invalid(
+                    "seccomp.record_dir".into(),
+                    "recording = true needs the directory recorded profiles go to".into(),
+                ))
+            }
+            (true, Some(d)) => {
+                let path = Path::new(d);
+                if !path.is_absolute()
+                    || path
+                        .components()
+                        .any(|c| c == std::path::Component::ParentDir)
+                {
+                    return Err(invalid(
+                        "seccomp.record_dir".into(),
+                        format!("{d:?}: must be an absolute path without \"..\""),
+                    ));
+                }
+                Some(path.to_path_buf())
+            }
+        };
         Ok(Checked {
+            record_dir,
+            audit: self.seccomp.audit == Audit::Denials,
             name: self.name,
             seccomp,
             ceiling,

@@ -33,6 +33,16 @@
 //! # the native filter rules cannot constrain (i386 socketcall reads its arguments from
 //! # memory). Also applies to "unconfined" (then the ceiling allows every native syscall).
 //! native_only = false
+//! # true: a container annotated `pinhole.dev/record: NAME` is recorded (seccomp user
+//! # notification, see crate::record) and its profile written to record_dir as NAME.json
+//! # (OCI), NAME.yaml (security-profiles-operator SeccompProfile) and NAME.usage.json,
+//! # merged over every container recorded under NAME. false: the annotation is refused.
+//! recording = false
+//! record_dir = "/var/lib/pinhole/profiles"   # required with recording = true, absolute
+//! # "denials": every container's ceiling denials are reported by name (shim log,
+//! # denials.json in the state dir, `pinhole denials ID`); the workload sees the same errno.
+//! # "off": only containers annotated `pinhole.dev/audit: denials` are audited.
+//! audit = "off"
 //!
 //! [capabilities]
 //! # The most any of the five sets (bounding, effective, permitted, inheritable, ambient)
@@ -182,6 +192,8 @@ pub struct Policy {
     devices: Vec<DeviceId>,
     limits: Limits,
     host: HostRules,
+    record_dir: Option<PathBuf>,
+    audit: bool,
 }
 
 impl Policy {
@@ -212,6 +224,8 @@ impl Policy {
             devices: c.devices,
             limits: c.limits,
             host: c.host,
+            record_dir: c.record_dir,
+            audit: c.audit,
         })
     }
 
@@ -233,7 +247,19 @@ impl Policy {
                 memory: None,
             },
             host: HostRules::default(),
+            record_dir: None,
+            audit: false,
         }
+    }
+
+    /// Where recorded profiles go when the policy allows recording (`seccomp.recording`).
+    pub fn record_dir(&self) -> Option<&Path> {
+        self.record_dir.as_deref()
+    }
+
+    /// Whether every container's ceiling denials are audited (`seccomp.audit = "denials"`).
+    pub fn audits(&self) -> bool {
+        self.audit
     }
 
     /// The policy's name (`name` in the file).

@@ -57,10 +57,9 @@ impl Usage {
     /// Reads a `usage.json`.
     pub fn load(path: &Path) -> Result<Usage, String> {
         let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let u: Usage = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(
-            &text,
-        ))
-        .map_err(|e| format!("{}: {}: {}", path.display(), e.path(), e.inner()))?;
+        let u: Usage =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
+                .map_err(|e| format!("{}: {}: {}", path.display(), e.path(), e.inner()))?;
         if u.version != USAGE_VERSION {
             return Err(format!(
                 "{}: version {} (this pinhole reads {USAGE_VERSION})",

@@ -38,7 +38,25 @@ pub fn filter_flags(flags: &[LinuxSeccompFilterFlag]) -> Result<libc::c_ulong, S
 /// container init right before `execve`: it performs no allocation, neither on success nor
 /// on error.
 pub fn install(filter: &Filter, flags: &[LinuxSeccompFilterFlag]) -> Result<(), SeccompError> {
-    let bits = filter_flags(flags)?;
+    install_bits(filter, filter_flags(flags)?)
+}
+
+/// Installs `filter` with a notification listener (`SECCOMP_FILTER_FLAG_NEW_LISTENER`) and
+/// leaves the listener open (close-on-exec, as the kernel creates it) for the supervisor to
+/// take with `pidfd_getfd`. Same rules as [`install`]; `flags` must not hold TSYNC (the
+/// kernel refuses it with a listener unless TSYNC_ESRCH is set).
+pub fn install_listener(
+    filter: &Filter,
+    flags: &[LinuxSeccompFilterFlag],
+) -> Result<(), SeccompError> {
+    install_bits(
+        filter,
+        filter_flags(flags)? | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    )
+}
+
+fn install_bits(filter: &Filter, bits: libc::c_ulong) -> Result<(), SeccompError> {
+    let listener = bits & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0;
     let program = filter.program();
     if program.is_empty() || program.len() > MAX_INSTRUCTIONS {
         return Err(SeccompError::Internal("filter length out of range"));
@@ -61,6 +79,8 @@ pub fn install(filter: &Filter, flags: &[LinuxSeccompFilterFlag]) -> Result<(), 
     };
     match rc {
         0 => Ok(()),
+        // With NEW_LISTENER the return is the listener fd.
+        rc if rc > 0 && listener => Ok(()),
         // With TSYNC a positive return is the id of a thread that could not be synchronized.
         rc if rc > 0 => Err(SeccompError::Install(nix::errno::Errno::EBUSY)),
         _ => Err(SeccompError::Install(nix::errno::Errno::last())),

@@ -88,9 +88,9 @@ mod error;
 mod filter;
 mod install;
 mod names;
+pub mod notify;
 pub mod risk;
 
-#[cfg(any(test, feature = "fuzzing"))]
 mod interp;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -104,7 +104,7 @@ pub use asm::MAX_INSTRUCTIONS;
 pub use cache::{cache_key, compile_cached, COMPILER_VERSION};
 pub use error::SeccompError;
 pub use filter::Filter;
-pub use install::{filter_flags, install};
+pub use install::{filter_flags, install, install_listener};
 
 /// Compiles an OCI seccomp profile into a BPF filter.
 ///

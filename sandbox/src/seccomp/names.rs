@@ -152,6 +152,41 @@ impl TargetArch {
         out
     }
 
+    /// The OCI name of this architecture (`SCMP_ARCH_*`).
+    pub(crate) fn oci_name(self) -> &'static str {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            TargetArch::X86_64 => "SCMP_ARCH_X86_64",
+            #[cfg(target_arch = "x86_64")]
+            TargetArch::X32 => "SCMP_ARCH_X32",
+            #[cfg(target_arch = "x86_64")]
+            TargetArch::X86 => "SCMP_ARCH_X86",
+            #[cfg(target_arch = "aarch64")]
+            TargetArch::Aarch64 => "SCMP_ARCH_AARCH64",
+        }
+    }
+
+    /// The name of syscall `nr` (as in `seccomp_data.nr`) on this architecture.
+    pub(crate) fn name_of(self, nr: u32) -> Option<&'static str> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            TargetArch::X86_64 => reverse(x86_64_table(), nr),
+            #[cfg(target_arch = "x86_64")]
+            TargetArch::X32 => {
+                let nr = nr & !X32_SYSCALL_BIT;
+                X32_SPECIFIC
+                    .iter()
+                    .find(|(_, n)| *n == nr)
+                    .map(|(name, _)| *name)
+                    .or_else(|| (nr < 512).then(|| reverse(x86_64_table(), nr)).flatten())
+            }
+            #[cfg(target_arch = "x86_64")]
+            TargetArch::X86 => reverse(x86_table(), nr),
+            #[cfg(target_arch = "aarch64")]
+            TargetArch::Aarch64 => reverse(aarch64_table(), nr),
+        }
+    }
+
     /// The syscall number of `name` on this architecture, as seen in `seccomp_data.nr`.
     pub(crate) fn lookup(self, name: &str) -> Option<u32> {
         match self {
@@ -170,6 +205,11 @@ impl TargetArch {
             TargetArch::Aarch64 => aarch64_table().get(name).copied(),
         }
     }
+}
+
+/// The name mapped to `nr` in `table`.
+fn reverse(table: &'static HashMap<&'static str, u32>, nr: u32) -> Option<&'static str> {
+    table.iter().find(|(_, n)| **n == nr).map(|(name, _)| *name)
 }
 
 /// Builds a name → number map by walking a `syscalls` crate table.

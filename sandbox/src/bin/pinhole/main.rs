@@ -7,6 +7,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use pinhole_sandbox::container::{self, CreateOptions, ExecOptions, Root};
 
+mod denials;
+mod record;
+
 #[derive(Parser)]
 #[command(
     name = "pinhole",
@@ -108,6 +111,17 @@ enum Verb {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Show the syscalls an audited container's ceiling denied (name, arch, errno, count).
+    Denials {
+        /// Print the JSON record instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Container id.
+        id: String,
+    },
+    /// Record the syscalls a bundle's workload uses into a profile (runs it to completion).
+    #[command(name = "profile-record")]
+    ProfileRecord(record::RecordArgs),
     /// Internal: the container init role.
     #[command(hide = true)]
     Init,
@@ -188,6 +202,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
             id,
             command,
         } => exec(&root, &id, process, cwd, env, user, command),
+        Verb::Denials { json, id } => denials::denials(&root, &id, json),
+        Verb::ProfileRecord(args) => record::record(&root, args),
         Verb::Init => unreachable!("handled before parsing"),
     }
 }
