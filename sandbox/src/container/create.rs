@@ -122,7 +122,10 @@ pub(crate) fn check(
     }
     let optional = crate::spec::optional_syscalls(spec);
     let mut seccomp = Vec::new();
-    for sc in linux.seccomp().iter().chain(ceiling.iter()) {
+    // The ceiling first: each filter must allow the `seccomp` call that installs the next,
+    // and a tight spec profile (a recorded one) allows little more than the workload uses,
+    // so it goes last, right before execve (as runc installs it).
+    for sc in ceiling.iter().chain(linux.seccomp().iter()) {
         let filter = crate::seccomp::compile_cached(&root.seccomp_cache(), sc, &optional)?;
         seccomp.push(SeccompPlan {
             program: filter.to_bytes(),
@@ -166,7 +169,10 @@ fn supervision(
     let supervision = match ask {
         None => return Ok((plans, None)),
         Some(Ask::Record { name, out_dir }) => {
-            plans.push(SeccompPlan {
+            // After the ceiling, before the spec's filter (which may not allow `seccomp`):
+            // the spec filter's install is then notified, before the execve that starts
+            // the recording.
+            plans.insert(usize::from(has_ceiling), SeccompPlan {
                 program: crate::seccomp::notify::notify_all().to_bytes(),
                 flags: Vec::new(),
                 listener: true,
@@ -178,8 +184,8 @@ fn supervision(
             }
         }
         Some(Ask::Audit) => {
-            // The ceiling is the last filter (see `check`).
-            let Some(ceiling) = plans.last_mut().filter(|_| has_ceiling) else {
+            // The ceiling is the first filter (see `check`).
+            let Some(ceiling) = plans.first_mut().filter(|_| has_ceiling) else {
                 return Err(Error::Other(format!(
                     "{}: the denial audit reports what the handler ceiling refuses, and this container has no ceiling (no policy, or profile = \"unconfined\")",
                     crate::record::AUDIT_ANNOTATION

@@ -30,14 +30,16 @@ pub fn run_supervised(
     };
     let owned = id.to_string();
     let on_denial = Box::new(move |d: &crate::record::Denial| {
-        eprintln!(
-            "pinhole: container {owned:?}: seccomp denied {} ({}, errno {})",
+        // One write, so that the line does not interleave with the workload's stderr.
+        let line = format!(
+            "pinhole: container {owned:?}: seccomp denied {} ({}, errno {})\n",
             d.name,
             d.arch,
             crate::record::errno_name(d.errno)
-        )
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     });
-    let supervisor = match super::start_supervised(root, id, on_denial) {
+    let supervisor = match super::start_supervised(root, id, on_denial, None) {
         Ok((_, s)) => s,
         Err(e) => {
             let _ = delete(root, id, true);

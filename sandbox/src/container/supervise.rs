@@ -41,11 +41,13 @@ impl Supervisor {
 /// Starts container `id`; when it is supervised, first starts its supervisor thread, which
 /// writes `usage.json` (record) or `denials.json` (audit) to the state directory and a named
 /// recording's profiles to its output directory when the container's processes are gone.
-/// `on_denial` is called the first time each syscall is denied.
+/// `on_denial` is called the first time each syscall is denied, `on_done` (if any) with the
+/// result when the supervisor ends (so that a caller need not wait in [`Supervisor::finish`]).
 pub fn start_supervised(
     root: &Root,
     id: &str,
     on_denial: Box<dyn FnMut(&Denial) + Send>,
+    on_done: Option<Box<dyn FnOnce(&Result<Report, String>) + Send>>,
 ) -> Result<(State, Option<Supervisor>), Error> {
     let dir = root.state_dir(id);
     let Some(sup) = Supervision::load(&dir).map_err(Error::Other)? else {
@@ -61,8 +63,12 @@ pub fn start_supervised(
         .name(format!("supervise-{}", &id[..id.len().min(6)]))
         .spawn(move || {
             let mut on_denial = on_denial;
-            let outcome = record::supervise(&pidfd, pid, &owned_id, &sup, &dir, &mut *on_denial)?;
-            write_outputs(&owned_id, &sup, &dir, outcome)
+            let result = record::supervise(&pidfd, pid, &owned_id, &sup, &dir, &mut *on_denial)
+                .and_then(|outcome| write_outputs(&owned_id, &sup, &dir, outcome));
+            if let Some(done) = on_done {
+                done(&result);
+            }
+            result
         })
         .map_err(|e| Error::Other(format!("container {id:?}: start supervisor: {e}")))?;
     let supervisor = Supervisor {

@@ -33,7 +33,7 @@ pub struct SeccompPlan {
     /// Filter flags from the spec.
     pub flags: Vec<LinuxSeccompFilterFlag>,
     /// Installed with `SECCOMP_FILTER_FLAG_NEW_LISTENER`: the supervisor takes the listener
-    /// (see `crate::record`). Only the container's init gets such a filter, and it is its last.
+    /// (see `crate::record`). Only the container's init gets such a filter.
     #[serde(default)]
     pub listener: bool,
 }

@@ -158,13 +158,20 @@ fn audit(
             let (arch, name) = describe(n.arch, n.nr)
                 .map(|(a, s)| (a.to_string(), s))
                 .unwrap_or_else(|| (format!("audit_arch_{:#x}", n.arch), format!("nr_{}", n.nr)));
-            if let Some(new) = denials.add(&arch, &name, n.nr, errno) {
-                on_denial(new);
-                dirty = true;
+            let is_new = match denials.add(&arch, &name, n.nr, errno) {
+                Some(new) => {
+                    on_denial(new);
+                    true
+                }
+                None => false,
+            };
+            // A new name is written at once; repeated counts at most every 200 ms.
+            if is_new {
+                denials.save(&state_dir.join(DENIALS_FILE))?;
+                last_write = Instant::now();
+                continue;
             }
-            if last_write.elapsed() >= Duration::from_secs(1) {
-                dirty = true;
-            }
+            dirty = true;
         }
         if dirty && last_write.elapsed() >= Duration::from_millis(200) {
             denials.save(&state_dir.join(DENIALS_FILE))?;

@@ -27,7 +27,10 @@ impl Service {
         let root = self.root()?;
         let mut resp = StartResponse::new();
         if req.exec_id.is_empty() {
-            container::start(&root, &req.id)
+            let (on_denial, on_done) = supervisor_log(&req.id);
+            // A recorded or audited task gets its supervisor thread here (detached: it ends
+            // when the task's last process is gone and reports through the log).
+            container::start_supervised(&root, &req.id, on_denial, Some(on_done))
                 .map_err(|e| errors::from_sandbox(&format!("start task {:?}", req.id), e))?;
             {
                 let mut st = p.lock();
@@ -108,4 +111,41 @@ impl Service {
         resp.pid = pid as u32;
         Ok(resp)
     }
+}
+
+type OnDenial = Box<dyn FnMut(&pinhole_sandbox::record::Denial) + Send>;
+type OnDone = Box<dyn FnOnce(&Result<container::Report, String>) + Send>;
+
+/// Log lines for a supervised task: each newly denied syscall, and how the supervisor ended
+/// (a recording that cannot be written is an error here; the task exits normally anyway).
+fn supervisor_log(id: &str) -> (OnDenial, OnDone) {
+    let denied_id = id.to_string();
+    let on_denial = Box::new(move |d: &pinhole_sandbox::record::Denial| {
+        log::warn!(
+            "task {denied_id:?}: seccomp denied {} ({}, nr {}, errno {})",
+            d.name,
+            d.arch,
+            d.nr,
+            pinhole_sandbox::record::errno_name(d.errno)
+        )
+    });
+    let done_id = id.to_string();
+    let on_done = Box::new(move |r: &Result<container::Report, String>| match r {
+        Ok(report) => {
+            if let (Some(files), Some(merged)) = (&report.files, &report.merged) {
+                log::info!(
+                    "task {done_id:?}: recording {:?} written to {} ({} syscalls, {} containers)",
+                    merged.name,
+                    files.json.display(),
+                    merged.syscalls.len(),
+                    merged.containers.len()
+                );
+            }
+            if let Some(d) = &report.outcome.denials {
+                log::info!("task {done_id:?}: {} distinct syscalls denied", d.denials.len());
+            }
+        }
+        Err(e) => log::error!("task {done_id:?}: supervisor: {e}"),
+    });
+    (on_denial, on_done)
 }
