@@ -79,13 +79,23 @@ fn record_and_apply(what: &str, setup: impl Fn(&mut Ctr)) -> BTreeSet<String> {
     let mut rec = Ctr::new(&format!("{what}-rec"));
     setup(&mut rec);
     let got = record(&rec, out.path(), what, None);
-    assert_eq!(got.code(), expected.code(), "recording changed the exit code\n{got}");
-    assert_eq!(got.stdout, expected.stdout, "recording changed the output\n{got}");
+    assert_eq!(
+        got.code(),
+        expected.code(),
+        "recording changed the exit code\n{got}"
+    );
+    assert_eq!(
+        got.stdout, expected.stdout,
+        "recording changed the output\n{got}"
+    );
     rec.assert_clean();
 
     let usage = read_json(&out.path().join(format!("{what}.usage.json")));
     let used = used_names(&usage);
-    assert!(used.contains("execve"), "recording starts at the execve: {used:?}");
+    assert!(
+        used.contains("execve"),
+        "recording starts at the execve: {used:?}"
+    );
     assert!(
         (5..=80).contains(&used.len()),
         "{what}: {} distinct syscalls: {used:?}",
@@ -102,13 +112,20 @@ fn record_and_apply(what: &str, setup: impl Fn(&mut Ctr)) -> BTreeSet<String> {
     );
     let yaml = fs::read_to_string(out.path().join(format!("{what}.yaml"))).unwrap();
     assert!(yaml.contains("kind: \"SeccompProfile\""), "{yaml}");
-    assert!(yaml.contains("security-profiles-operator.x-k8s.io/"), "{yaml}");
+    assert!(
+        yaml.contains("security-profiles-operator.x-k8s.io/"),
+        "{yaml}"
+    );
 
     let mut enforced = Ctr::new(&format!("{what}-enforced"));
     setup(&mut enforced);
     enforced.spec["linux"]["seccomp"] = profile;
     let o = enforced.run_under("pinhole");
-    assert_eq!(o.code(), expected.code(), "the recorded profile breaks {what}\n{o}");
+    assert_eq!(
+        o.code(),
+        expected.code(),
+        "the recorded profile breaks {what}\n{o}"
+    );
     assert_eq!(o.stdout, expected.stdout, "{o}");
     enforced.assert_clean();
     used
@@ -127,7 +144,10 @@ fn static_hello_is_recorded_and_its_profile_runs_it() {
     let used = record_and_apply("hello", |c| {
         c.args(&["/bin/hello", "world"]);
     });
-    assert!(used.contains("write") && used.contains("exit_group"), "{used:?}");
+    assert!(
+        used.contains("write") && used.contains("exit_group"),
+        "{used:?}"
+    );
 }
 
 #[test]
@@ -174,9 +194,15 @@ fn replicas_recorded_under_one_name_merge() {
     assert!(containers.contains(&a.id.as_str()) && containers.contains(&b.id.as_str()));
     let merged = used_names(&usage);
     assert!(merged.is_superset(&first), "{merged:?} ⊉ {first:?}");
-    assert!(merged.contains("mkdir") && merged.contains("rmdir"), "{merged:?}");
+    assert!(
+        merged.contains("mkdir") && merged.contains("rmdir"),
+        "{merged:?}"
+    );
     let allowed = allowed_names(&read_json(&out.path().join("app.json")));
-    assert!(allowed.contains("mkdir") && allowed.contains("write"), "{allowed:?}");
+    assert!(
+        allowed.contains("mkdir") && allowed.contains("write"),
+        "{allowed:?}"
+    );
 }
 
 /// A policy (in a temp dir) without no_new_privs, so pinhole's init installs the filters
@@ -198,7 +224,10 @@ fn pinholes_own_setup_is_not_recorded() {
     record(&c, &out, "setup", Some(&pol)).assert_ok();
     let used = used_names(&read_json(&out.join("setup.usage.json")));
     for setup in ["setresuid", "setresgid", "setgroups", "capset", "seccomp"] {
-        assert!(!used.contains(setup), "{setup} of pinhole's setup recorded: {used:?}");
+        assert!(
+            !used.contains(setup),
+            "{setup} of pinhole's setup recorded: {used:?}"
+        );
     }
     assert!(used.contains("execve"), "{used:?}");
 }
@@ -206,7 +235,8 @@ fn pinholes_own_setup_is_not_recorded() {
 /// A policy denying mkdir with the audit on (in a temp dir).
 fn audit_policy(dir: &Path, audit: bool) -> PathBuf {
     let p = dir.join(format!("audit-{audit}.toml"));
-    let mut text = String::from("name = \"audit-test\"\n[seccomp]\ndeny = [\"mkdir\", \"mkdirat\"]\n");
+    let mut text =
+        String::from("name = \"audit-test\"\n[seccomp]\ndeny = [\"mkdir\", \"mkdirat\"]\n");
     if audit {
         text.push_str("audit = \"denials\"\n");
     }
@@ -257,8 +287,16 @@ fn audit_names_a_denied_mkdir_and_the_workload_sees_the_same_errno() {
         let (o, seen) = run(name, by_policy, annotate);
         assert_eq!(o.stdout, plain.stdout, "{o}");
         assert!(o.stdout.contains("rc=1"), "{o}");
-        let first = |s: &str| s.lines().find(|l| l.starts_with("mkdir:")).map(str::to_string);
-        assert_eq!(first(&o.stderr), first(&plain.stderr), "different error seen\n{o}\n{plain}");
+        let first = |s: &str| {
+            s.lines()
+                .find(|l| l.starts_with("mkdir:"))
+                .map(str::to_string)
+        };
+        assert_eq!(
+            first(&o.stderr),
+            first(&plain.stderr),
+            "different error seen\n{o}\n{plain}"
+        );
         let d = seen["denials"]
             .as_array()
             .unwrap()
@@ -308,7 +346,8 @@ fn bad_recording_requests_are_clear_errors() {
     let args = c.run_args();
     let mut argv = vec!["run", "--policy", pol.to_str().unwrap()];
     argv.extend(args[1..].iter().map(String::as_str));
-    c.pinhole(&argv).assert_error(&["pinhole.dev/record", "\"a/b\""]);
+    c.pinhole(&argv)
+        .assert_error(&["pinhole.dev/record", "\"a/b\""]);
     c.assert_clean();
 
     // record and audit together.
@@ -324,7 +363,8 @@ fn bad_recording_requests_are_clear_errors() {
     c.sh("true");
     c.spec["annotations"] = json!({"pinhole.dev/audit": "everything"});
     c.write_spec();
-    c.pinhole(&argv_for(&c, &pol)).assert_error(&["pinhole.dev/audit", "\"everything\""]);
+    c.pinhole(&argv_for(&c, &pol))
+        .assert_error(&["pinhole.dev/audit", "\"everything\""]);
     c.assert_clean();
 
     // Audit without any ceiling.
@@ -349,7 +389,8 @@ fn bad_recording_requests_are_clear_errors() {
     c.spec["annotations"] = json!({"pinhole.dev/audit": "denials"});
     c.write_spec();
     let p = policy("pinhole");
-    c.create_with(&["--policy", p.to_str().unwrap()]).assert_ok();
+    c.create_with(&["--policy", p.to_str().unwrap()])
+        .assert_ok();
     c.pinhole(&["start", &c.id]).assert_error(&["supervisor"]);
     c.pinhole(&["delete", "--force", &c.id]).assert_ok();
     c.assert_clean();
@@ -365,4 +406,20 @@ fn argv_for<'a>(c: &'a Ctr, pol: &'a Path) -> Vec<&'a str> {
         c.bundle().to_str().unwrap(),
         &c.id,
     ]
+}
+
+/// A spec profile tighter than pinhole's own last steps (here: no execve, no sendto, no
+/// memory calls) fails with the execve error named, not a silent exit 127: pinhole's steps
+/// after the filters are only execve and a plain write(2) of the error.
+#[test]
+fn a_profile_without_execve_is_a_clear_error() {
+    let mut c = Ctr::new("tight-profile");
+    c.sh("echo hi");
+    c.spec["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["write", "exit_group", "read", "close"], "action": "SCMP_ACT_ALLOW"}]
+    });
+    c.run_under("pinhole")
+        .assert_error(&["execve", "/bin/sh", "Operation not permitted"]);
+    c.assert_clean();
 }

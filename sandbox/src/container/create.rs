@@ -172,11 +172,14 @@ fn supervision(
             // After the ceiling, before the spec's filter (which may not allow `seccomp`):
             // the spec filter's install is then notified, before the execve that starts
             // the recording.
-            plans.insert(usize::from(has_ceiling), SeccompPlan {
-                program: crate::seccomp::notify::notify_all().to_bytes(),
-                flags: Vec::new(),
-                listener: true,
-            });
+            plans.insert(
+                usize::from(has_ceiling),
+                SeccompPlan {
+                    program: crate::seccomp::notify::notify_all().to_bytes(),
+                    flags: Vec::new(),
+                    listener: true,
+                },
+            );
             Supervision {
                 mode: Mode::Record,
                 name,

@@ -21,7 +21,6 @@ pub mod namespaces;
 pub mod process;
 pub mod sysctl;
 
-use std::io::Write;
 use std::os::fd::RawFd;
 
 use oci_spec::runtime::LinuxNamespaceType;
@@ -151,11 +150,20 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         Some(gate) => {
             sync.send(&FromInit::Ready)
                 .map_err(|e| InitError::msg(format!("sync: {e}")))?;
-            let mut conn = gate
+            let conn = gate
                 .wait()
                 .map_err(|e| InitError::msg(format!("start gate: {e}")))?;
-            let err = finish(cfg, &caps, &filters, &exec);
-            let _ = conn.write_all(err.to_string().as_bytes());
+            let err = finish(cfg, &caps, &filters, &exec).to_string();
+            // A plain write(2): std's socket writes use sendto (MSG_NOSIGNAL), which the
+            // container's own filter, installed by now, need not allow.
+            // SAFETY: writes `err`'s bytes from a live buffer to an fd we own.
+            let _ = unsafe {
+                libc::write(
+                    std::os::fd::AsRawFd::as_raw_fd(&conn),
+                    err.as_ptr().cast(),
+                    err.len(),
+                )
+            };
             std::process::exit(127);
         }
         None => Err(finish(cfg, &caps, &filters, &exec)),
@@ -180,6 +188,7 @@ fn finish(cfg: &InitConfig, caps: &CapSets, filters: &[FilterPlan], exec: &Exec)
         Ok(())
     };
     let steps = || -> Result<(), InitError> {
+        exec.reset_inherited();
         caps.apply_bounding()
             .map_err(|e| InitError::msg(e.to_string()))?;
         if !nnp {

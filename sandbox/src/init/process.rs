@@ -162,13 +162,20 @@ impl Exec {
     }
 
     /// Resets signal state and the umask, then execve. Returns only on failure.
-    pub fn exec(&self) -> InitError {
+    /// Resets what the workload inherits from pinhole: SIGPIPE's disposition, the signal
+    /// mask, the umask. Done before the filters go in, so that a tight profile (a recorded
+    /// one) need not allow these calls and cannot make them fail silently.
+    pub fn reset_inherited(&self) {
         // Rust ignores SIGPIPE; an ignored signal stays ignored across execve.
         // SAFETY: setting a default disposition installs no handler code.
         let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
         // SAFETY: umask cannot fail.
         unsafe { libc::umask(self.umask as libc::mode_t) };
+    }
+
+    /// Execs the workload (after [`Exec::reset_inherited`]); returns only on failure.
+    pub fn exec(&self) -> InitError {
         match nix::unistd::execve(&self.path, &self.args, &self.env) {
             Err(e) => InitError::msg(format!("execve {:?}: {e}", self.path)),
             Ok(never) => match never {},

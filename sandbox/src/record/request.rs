@@ -106,9 +106,11 @@ pub fn from_annotations(
     let audit = match get(AUDIT_ANNOTATION).map(String::as_str) {
         None | Some("") | Some("off") => policy_audits,
         Some("denials") => true,
-        Some(other) => return Err(format!(
+        Some(other) => {
+            return Err(format!(
             "annotation {AUDIT_ANNOTATION}: {other:?} is not a mode (use \"denials\" or \"off\")"
-        )),
+        ))
+        }
     };
     let record = match get(RECORD_ANNOTATION) {
         None => None,

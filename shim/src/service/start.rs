@@ -142,7 +142,10 @@ fn supervisor_log(id: &str) -> (OnDenial, OnDone) {
                 );
             }
             if let Some(d) = &report.outcome.denials {
-                log::info!("task {done_id:?}: {} distinct syscalls denied", d.denials.len());
+                log::info!(
+                    "task {done_id:?}: {} distinct syscalls denied",
+                    d.denials.len()
+                );
             }
         }
         Err(e) => log::error!("task {done_id:?}: supervisor: {e}"),
