@@ -19,7 +19,8 @@ fn record(c: &Ctr, out: &Path, name: &str, policy_file: Option<&Path>) -> Out {
     c.write_spec();
     let pol = policy_file.map_or_else(|| policy("pinhole"), Path::to_path_buf);
     c.pinhole(&[
-        "profile-record",
+        "profile",
+        "record",
         "--bundle",
         c.bundle().to_str().unwrap(),
         "-o",

@@ -69,6 +69,11 @@ EXTRA_DISABLED='"io.containerd.grpc.v1.cri",'
 [ "$CRI" = 1 ] && EXTRA_DISABLED=''
 sed -e "s|@DIR@|$DIR|g" -e "s|@REPO@|$REPO|g" -e "s|@LOG_LEVEL@|$LOG_LEVEL|g" \
   -e "s|@EXTRA_DISABLED@|$EXTRA_DISABLED|g" "$HERE/config.toml.in" >"$DIR/config.toml"
+# handler pinhole-record: the shipped pinhole policy plus recording into $DIR/profiles
+{
+  sed -e 's/^name = .*/name = "pinhole-record"/' -e '/^\[seccomp\]/a recording = true\nrecord_dir = "'"$DIR"'/profiles"' \
+    "$REPO/runtimeclass/policies/pinhole.toml"
+} >"$DIR/policy-record.toml"
 
 if [ "$SHIM_BIN" != none ]; then
   if [ -f "$SHIM_BIN" ]; then

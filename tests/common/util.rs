@@ -185,3 +185,82 @@ pub fn assert_private_from_nobody(dir: &Path, file: &Path) {
         );
     }
 }
+
+/// The `pinhole` binary of this test's build (`<profile dir>/pinhole`, else
+/// `<repo>/target/debug/pinhole`; `$PINHOLE_BIN` overrides).
+pub fn pinhole_binary() -> PathBuf {
+    std::env::var_os("PINHOLE_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            profile_dir()
+                .map(|d| d.join("pinhole"))
+                .filter(|p| p.is_file())
+        })
+        .unwrap_or_else(|| repo_root().join("target/debug/pinhole"))
+}
+
+/// The syscall names (x86_64) a recording's `NAME.usage.json` in `dir` lists.
+pub fn recorded_names(dir: &Path, name: &str) -> std::collections::BTreeSet<String> {
+    let path = dir.join(format!("{name}.usage.json"));
+    let text = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let usage: serde_json::Value =
+        serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    usage["syscalls"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no syscalls: {usage}", path.display()))
+        .iter()
+        .filter(|s| s["arch"] == "SCMP_ARCH_X86_64")
+        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Records `args` with `pinhole profile record` in a minimal bundle over `rootfs` (what a
+/// user would do on a workstation) and returns the names it used: the CLI side of "the shim
+/// and the CRI record the same profile as the CLI".
+pub fn cli_recorded_names(rootfs: &Path, args: &[&str]) -> std::collections::BTreeSet<String> {
+    let work = tempfile::Builder::new()
+        .prefix("pinhole-clirec-")
+        .tempdir()
+        .expect("tempdir");
+    let spec = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "user": {"uid": 0, "gid": 0}, "args": args, "cwd": "/",
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "noNewPrivileges": true
+        },
+        "root": {"path": rootfs.to_str().expect("utf-8 rootfs"), "readonly": true},
+        "hostname": "pinhole",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}
+        ],
+        "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
+                                 {"type": "uts"}, {"type": "network"}]}
+    });
+    let bundle = work.path().join("bundle");
+    fs::create_dir(&bundle).unwrap();
+    fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+    let out = work.path().join("out");
+    let id = unique_id("clirec");
+    let o = std::process::Command::new(pinhole_binary())
+        .arg("--root")
+        .arg(work.path().join("root"))
+        .args(["profile", "record", "--bundle"])
+        .arg(&bundle)
+        .arg("-o")
+        .arg(&out)
+        .args(["--name", "cli", "--policy"])
+        .arg(policy("pinhole"))
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run pinhole profile record");
+    assert!(
+        o.status.success(),
+        "pinhole profile record: {}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    recorded_names(&out, "cli")
+}

@@ -112,7 +112,10 @@ pub fn from_annotations(
         ))
         }
     };
-    let record = match get(RECORD_ANNOTATION) {
+    // containerd copies pod annotations into the pod's sandbox (pause) container too: its
+    // syscalls are not the workload's.
+    let sandbox = get("io.kubernetes.cri.container-type").is_some_and(|t| t == "sandbox");
+    let record = match get(RECORD_ANNOTATION).filter(|_| !sandbox) {
         None => None,
         Some(name) => {
             check_name(name).map_err(|e| format!("annotation {RECORD_ANNOTATION}: {e}"))?;
@@ -179,6 +182,14 @@ mod tests {
         assert!(from_annotations(Some(&bad), "p", Some(dir), false)
             .unwrap_err()
             .contains(RECORD_ANNOTATION));
+        let pause = ann(&[
+            (RECORD_ANNOTATION, "web"),
+            ("io.kubernetes.cri.container-type", "sandbox"),
+        ]);
+        assert_eq!(
+            from_annotations(Some(&pause), "p", Some(dir), false).unwrap(),
+            None
+        );
         let audit = ann(&[(AUDIT_ANNOTATION, "denials")]);
         assert_eq!(
             from_annotations(Some(&audit), "p", None, false).unwrap(),

@@ -1,0 +1,152 @@
+//! Issue 8, recording and audit through the shim: `ctr run` with the `pinhole.dev/record`
+//! and `pinhole.dev/audit` annotations (ctr copies `--label` into the OCI annotations), the
+//! shim as the supervisor. The recorded profile is the one the CLI records for the same
+//! workload; denials reach the shim's log and `pinhole denials`.
+
+#[path = "common/containerd.rs"]
+mod containerd;
+
+use containerd::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn skip_runc() -> bool {
+    if is_runc() {
+        eprintln!("skipped: runc's shim neither records nor audits");
+        return true;
+    }
+    false
+}
+
+/// A policy like the shipped `pinhole` one plus `extra` in its [seccomp] section, written
+/// into a fresh directory under the test containerd's.
+fn policy_with(cd: &Containerd, name: &str, extra: &str) -> (PathBuf, PathBuf) {
+    let dir = cd.dir.join(unique_id(name));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.toml");
+    fs::write(
+        &path,
+        format!("name = \"{name}\"\n[seccomp]\nprofile = \"default\"\n{extra}\n"),
+    )
+    .unwrap();
+    (path, dir)
+}
+
+fn labelled(policy: &Path, labels: &[(&str, &str)]) -> RunOpts {
+    RunOpts {
+        rm: true,
+        config_path: Some(policy.to_path_buf()),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn ctr_records_through_the_shim_the_profile_the_cli_records() {
+    if skip_runc() {
+        return;
+    }
+    let cd = Containerd::shared();
+    let (policy, dir) = policy_with(
+        &cd,
+        "record",
+        &format!("recording = true\nrecord_dir = \"{}/profiles\"", cd_dir(&cd, "x").display()),
+    );
+    let profiles = dir.join("profiles");
+    fs::write(
+        &policy,
+        format!(
+            "name = \"record\"\n[seccomp]\nprofile = \"default\"\nrecording = true\nrecord_dir = \"{}\"\n",
+            profiles.display()
+        ),
+    )
+    .unwrap();
+    let c = cd.container("rec-ctr");
+    let o = c.run(
+        &["/bin/sh", "-c", "echo hi"],
+        &labelled(&policy, &[("pinhole.dev/record", "echo")]),
+    );
+    o.assert_ok();
+    assert!(o.stdout.contains("hi"), "{o}");
+    // The shim writes the profile when the task's last process is gone, which is before
+    // `ctr run --rm` returns only if the exit is reported after it: wait for the file.
+    assert!(
+        wait_until(SETTLE, || profiles.join("echo.json").exists()),
+        "no profile written under {}",
+        profiles.display()
+    );
+    let shim = recorded_names(&profiles, "echo");
+    let cli = cli_recorded_names(&target_dir().join("pinhole-test/rootfs"), &["/bin/sh", "-c", "echo hi"]);
+    assert_eq!(shim, cli, "the shim recorded something else than the CLI");
+    c.assert_clean();
+
+    // A second replica merges into the same profile.
+    let c2 = cd.container("rec-ctr2");
+    c2.run(
+        &["/bin/sh", "-c", "echo hi"],
+        &labelled(&policy, &[("pinhole.dev/record", "echo")]),
+    )
+    .assert_ok();
+    let usage = || -> serde_json::Value {
+        serde_json::from_slice(&fs::read(profiles.join("echo.usage.json")).unwrap()).unwrap()
+    };
+    assert!(
+        wait_until(SETTLE, || usage()["containers"].as_array().map(Vec::len) == Some(2)),
+        "replicas not merged: {}",
+        usage()
+    );
+    c2.assert_clean();
+}
+
+#[test]
+fn ctr_audit_reports_denials_in_the_shim_log_and_the_workload_sees_eperm() {
+    if skip_runc() {
+        return;
+    }
+    let cd = Containerd::shared();
+    let (policy, _) = policy_with(&cd, "audit", "deny = [\"mkdir\", \"mkdirat\"]");
+    let c = cd.container("audit-ctr");
+    let o = c.run(
+        &["/bin/sh", "-c", "mkdir /tmp/x; echo rc=$?"],
+        &labelled(&policy, &[("pinhole.dev/audit", "denials")]),
+    );
+    o.assert_ok();
+    assert!(o.stdout.contains("rc=1"), "{o}");
+    assert!(o.stderr.contains("Operation not permitted") || o.stdout.contains("Operation not permitted"), "{o}");
+    assert!(
+        wait_until(SETTLE, || cd
+            .log()
+            .contains(&format!("task \\\"{}\\\": seccomp denied mkdir", c.id))
+            || cd.log().contains(&format!("task \"{}\": seccomp denied mkdir", c.id))),
+        "no denial in the shim log:\n{}",
+        cd.log()
+    );
+    c.assert_clean();
+}
+
+#[test]
+fn ctr_record_refused_without_a_recording_policy() {
+    if skip_runc() {
+        return;
+    }
+    let cd = Containerd::shared();
+    let c = cd.container("rec-refused");
+    let o = c.run(
+        &["/bin/true"],
+        &labelled(&policy("pinhole"), &[("pinhole.dev/record", "x")]),
+    );
+    assert_ne!(o.code, 0, "{o}");
+    assert!(
+        o.stderr.contains("pinhole.dev/record") && o.stderr.contains("recording = true"),
+        "{o}"
+    );
+    cd.ctr(&["version"]).assert_ok();
+    c.assert_clean();
+}
+
+fn cd_dir(cd: &Containerd, _: &str) -> PathBuf {
+    cd.dir.clone()
+}
