@@ -87,11 +87,11 @@ mod compile;
 mod error;
 mod filter;
 mod install;
+mod interp;
 mod names;
 pub mod risk;
+pub mod surface;
 
-#[cfg(any(test, feature = "fuzzing"))]
-mod interp;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod model;
