@@ -493,6 +493,10 @@ fn default_of(p: &LinuxSeccomp) -> (LinuxSeccompAction, Option<u32>) {
 /// rule each; every other rule is kept once, in input order, without those names (a name
 /// allowed unconditionally anywhere is allowed in the union). Architectures and flags are
 /// unioned and sorted. Inputs must have the same default action.
+///
+/// OCI rules are not per architecture: on an arch only some inputs list, the merged profile
+/// allows every merged name (a superset of the union there). Argument rules for one name from
+/// several inputs are kept in input order, where the first match decides (reported as notes).
 fn merge_profiles(inputs: &[(String, LinuxSeccomp)]) -> Result<(LinuxSeccomp, Vec<String>)> {
     let (first_origin, first) = inputs.first().context("merge: no profiles")?;
     let want = default_of(first);
