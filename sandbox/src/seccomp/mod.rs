@@ -87,11 +87,12 @@ mod compile;
 mod error;
 mod filter;
 mod install;
+mod interp;
 mod names;
 pub mod notify;
 pub mod risk;
+pub mod surface;
 
-mod interp;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod model;

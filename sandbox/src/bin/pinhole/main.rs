@@ -1,5 +1,8 @@
 //! `pinhole`: a runc-compatible command line over the pinhole sandbox.
 
+mod profile;
+mod surface;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -119,9 +122,11 @@ enum Verb {
         /// Container id.
         id: String,
     },
-    /// Record the syscalls a bundle's workload uses into a profile (runs it to completion).
-    #[command(name = "profile-record")]
-    ProfileRecord(record::RecordArgs),
+    /// Syscalls a profile, policy or container's filters allow, per arch, by evaluation.
+    Surface(surface::SurfaceArgs),
+    /// Show, diff, check, compile and merge seccomp profiles.
+    #[command(subcommand)]
+    Profile(profile::ProfileCmd),
     /// Internal: the container init role.
     #[command(hide = true)]
     Init,
@@ -151,6 +156,12 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<u8> {
+    // Profile verbs need no state root unless they name a container.
+    match cli.verb {
+        Verb::Surface(args) => return surface::run(args, &cli.root),
+        Verb::Profile(cmd) => return profile::run(cmd, &cli.root),
+        _ => {}
+    }
     let root = Root::new(&cli.root)?;
     match cli.verb {
         Verb::Create(args) => {
@@ -203,8 +214,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
             command,
         } => exec(&root, &id, process, cwd, env, user, command),
         Verb::Denials { json, id } => denials::denials(&root, &id, json),
-        Verb::ProfileRecord(args) => record::record(&root, args),
         Verb::Init => unreachable!("handled before parsing"),
+        Verb::Surface(_) | Verb::Profile(_) => unreachable!("handled above"),
     }
 }
 
