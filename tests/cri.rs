@@ -7,6 +7,7 @@ mod containerd;
 #[path = "common/cri.rs"]
 mod cri;
 
+use containerd::{cli_recorded_names, recorded_names, target_dir, unique_id, wait_until};
 use cri::security_profile::ProfileType;
 use cri::*;
 use std::fs;
@@ -495,6 +496,54 @@ fn strict_lifecycle() {
     let (r, took) = timed(|| cri.stop(&c, 2));
     r.expect("StopContainer");
     assert!(took < Duration::from_secs(8), "{took:?}");
+    cri.rm(&c).expect("RemoveContainer");
+    cri.stopp(&pod.id).expect("StopPodSandbox");
+    cri.rmp(&pod.id).expect("RemovePodSandbox");
+    pod.assert_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. recording (issue 8): handler pinhole-record, container annotation pinhole.dev/record
+
+#[test]
+fn cri_recording_gives_the_profile_the_cli_records() {
+    let cri = Cri::shared();
+    let profiles = cri.dir.join("profiles");
+    let name = unique_id("cri-echo");
+    let pod = Pod::run("rec", "pinhole-record", Net::Host, |_| {})
+        .unwrap_or_else(|e| panic!("RunPodSandbox pinhole-record: {e}"));
+    let c = pod.create_start("app", &sh_cmd("echo hi"), |c| {
+        c.annotations
+            .insert("pinhole.dev/record".into(), name.clone());
+    });
+    assert!(
+        wait_until(Duration::from_secs(20), || cri.inspect(&c).is_ok_and(
+            |(st, _)| st.state == ContainerState::ContainerExited as i32
+        )),
+        "the recorded container did not exit"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || profiles
+            .join(format!("{name}.json"))
+            .exists()),
+        "no profile {name}.json in {}",
+        profiles.display()
+    );
+    let (st, _) = cri.inspect(&c).expect("ContainerStatus");
+    assert_eq!(st.exit_code, 0, "{st:?}");
+    let recorded = recorded_names(&profiles, &name);
+    let cli = cli_recorded_names(
+        &target_dir().join("pinhole-test/rootfs"),
+        &["/bin/sh", "-c", "echo hi"],
+        &["HOSTNAME=pinhole"],
+    );
+    assert_eq!(recorded, cli, "the CRI recording differs from the CLI's");
+    // the sandbox (pause) container is not recorded: it carries no such annotation, and pod
+    // annotations copied into it are ignored for recording
+    let usage: serde_json::Value =
+        serde_json::from_slice(&fs::read(profiles.join(format!("{name}.usage.json"))).unwrap())
+            .unwrap();
+    assert_eq!(usage["containers"], serde_json::json!([c]), "{usage}");
     cri.rm(&c).expect("RemoveContainer");
     cri.stopp(&pod.id).expect("StopPodSandbox");
     cri.rmp(&pod.id).expect("RemovePodSandbox");

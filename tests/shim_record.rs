@@ -75,6 +75,7 @@ fn ctr_records_through_the_shim_the_profile_the_cli_records() {
     let cli = cli_recorded_names(
         &target_dir().join("pinhole-test/rootfs"),
         &["/bin/sh", "-c", "echo hi"],
+        &[],
     );
     assert_eq!(shim, cli, "the shim recorded something else than the CLI");
     c.assert_clean();

@@ -216,8 +216,15 @@ pub fn recorded_names(dir: &Path, name: &str) -> std::collections::BTreeSet<Stri
 
 /// Records `args` with `pinhole profile record` in a minimal bundle over `rootfs` (what a
 /// user would do on a workstation) and returns the names it used: the CLI side of "the shim
-/// and the CRI record the same profile as the CLI".
-pub fn cli_recorded_names(rootfs: &Path, args: &[&str]) -> std::collections::BTreeSet<String> {
+/// and the CRI record the same profile as the CLI". `env` is added to PATH (the CRI sets
+/// HOSTNAME, which spares busybox sh its uname call).
+pub fn cli_recorded_names(
+    rootfs: &Path,
+    args: &[&str],
+    env: &[&str],
+) -> std::collections::BTreeSet<String> {
+    let mut environment = vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+    environment.extend_from_slice(env);
     let work = tempfile::Builder::new()
         .prefix("pinhole-clirec-")
         .tempdir()
@@ -226,7 +233,7 @@ pub fn cli_recorded_names(rootfs: &Path, args: &[&str]) -> std::collections::BTr
         "ociVersion": "1.0.2",
         "process": {
             "user": {"uid": 0, "gid": 0}, "args": args, "cwd": "/",
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "env": environment,
             "noNewPrivileges": true
         },
         "root": {"path": rootfs.to_str().expect("utf-8 rootfs"), "readonly": true},
