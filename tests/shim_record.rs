@@ -53,7 +53,7 @@ fn ctr_records_through_the_shim_the_profile_the_cli_records() {
     let dir = cd.dir.join(unique_id("record"));
     let profiles = dir.join("profiles");
     let (policy, _) = policy_with(
-        &cd,
+        cd,
         "record",
         &format!("recording = true\nrecord_dir = \"{}\"", profiles.display()),
     );
@@ -105,7 +105,7 @@ fn ctr_audit_reports_denials_in_the_shim_log_and_the_workload_sees_eperm() {
         return;
     }
     let cd = Containerd::shared();
-    let (policy, _) = policy_with(&cd, "audit", "deny = [\"mkdir\", \"mkdirat\"]");
+    let (policy, _) = policy_with(cd, "audit", "deny = [\"mkdir\", \"mkdirat\"]");
     let c = cd.container("audit-ctr");
     let o = c.run(
         &["/bin/sh", "-c", "mkdir /tmp/x; echo rc=$?"],
@@ -115,11 +115,11 @@ fn ctr_audit_reports_denials_in_the_shim_log_and_the_workload_sees_eperm() {
     assert!(o.stdout.contains("rc=1"), "{o}");
     assert!(o.stderr.contains("Operation not permitted"), "{o}");
     let log = || fs::read_to_string(cd.dir.join("containerd.log")).unwrap_or_default();
-    let line = format!("seccomp denied mkdir (SCMP_ARCH_X86_64, nr 83, errno EPERM)");
+    let line = "seccomp denied mkdir (SCMP_ARCH_X86_64, nr 83, errno EPERM)";
     assert!(
         wait_until(SETTLE, || log()
             .lines()
-            .any(|l| l.contains(&c.id) && l.contains(&line))),
+            .any(|l| l.contains(&c.id) && l.contains(line))),
         "no denial of {} in the shim log:\n{}",
         c.id,
         log()

@@ -28,5 +28,5 @@ pub use run::{run, run_supervised};
 pub use spawn::Stdio;
 pub use start::start;
 pub use state::{State, Status};
-pub use supervise::{start_supervised, Report, Supervisor};
+pub use supervise::{start_supervised, OnDenial, OnDone, Report, Supervisor};
 pub use wait::{become_subreaper, block_signals, wait_forwarding};

@@ -9,6 +9,11 @@ use crate::record::{self, Denial, Outcome, ProfileFiles, Supervision, Usage};
 use super::state::State;
 use super::{Error, Root};
 
+/// Called the first time each syscall is denied (audit).
+pub type OnDenial = Box<dyn FnMut(&Denial) + Send>;
+/// Called with the supervisor's result when it ends.
+pub type OnDone = Box<dyn FnOnce(&Result<Report, String>) + Send>;
+
 /// What a finished supervisor reports.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -46,8 +51,8 @@ impl Supervisor {
 pub fn start_supervised(
     root: &Root,
     id: &str,
-    on_denial: Box<dyn FnMut(&Denial) + Send>,
-    on_done: Option<Box<dyn FnOnce(&Result<Report, String>) + Send>>,
+    on_denial: OnDenial,
+    on_done: Option<OnDone>,
 ) -> Result<(State, Option<Supervisor>), Error> {
     let dir = root.state_dir(id);
     let Some(sup) = Supervision::load(&dir).map_err(Error::Other)? else {

@@ -113,12 +113,9 @@ impl Service {
     }
 }
 
-type OnDenial = Box<dyn FnMut(&pinhole_sandbox::record::Denial) + Send>;
-type OnDone = Box<dyn FnOnce(&Result<container::Report, String>) + Send>;
-
 /// Log lines for a supervised task: each newly denied syscall, and how the supervisor ended
 /// (a recording that cannot be written is an error here; the task exits normally anyway).
-fn supervisor_log(id: &str) -> (OnDenial, OnDone) {
+fn supervisor_log(id: &str) -> (container::OnDenial, container::OnDone) {
     let denied_id = id.to_string();
     let on_denial = Box::new(move |d: &pinhole_sandbox::record::Denial| {
         log::warn!(
