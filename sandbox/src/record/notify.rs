@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (include/uapi/linux/seccomp.h, Linux 6.6).
+const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
+
 /// What `readlink /proc/PID/fd/N` shows for a seccomp listener.
 const LISTENER_LINK: &str = "anon_inode:seccomp notify";
 
@@ -69,6 +72,17 @@ impl Listener {
                     let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
                     let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
                     if link.is_ok_and(|l| l.as_os_str() == LISTENER_LINK) {
+                        // Linux 6.6+: wake the supervisor synchronously on each notification
+                        // (the notifying task hands its CPU over); older kernels: EINVAL,
+                        // ignored.
+                        // SAFETY: SET_FLAGS takes a plain integer argument.
+                        let _ = unsafe {
+                            libc::ioctl(
+                                fd.as_raw_fd(),
+                                libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                                SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+                            )
+                        };
                         return Ok(Some(Listener { fd }));
                     }
                     // The number was reused for something else in between: look again.

@@ -1,7 +1,7 @@
 //! The supervisor loop: takes the init's listener, records or audits until the last filtered
 //! task is gone.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -63,13 +63,30 @@ pub fn supervise(
     }
 }
 
-/// Whether `n` is an execve (or execveat) entry on any ABI.
-fn is_exec(n: &Notification) -> bool {
-    describe(n.arch, n.nr).is_some_and(|(_, name)| name == "execve" || name == "execveat")
+/// What the recorder needs to know about a syscall entry beyond counting it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Exec,
+    Socket,
+    Clone,
+    Other,
+}
+
+/// Classifies `(arch, nr)` once per distinct entry (name lookups are not per-syscall work).
+fn kind(memo: &mut HashMap<(u32, u32), Kind>, n: &Notification) -> Kind {
+    *memo.entry((n.arch, n.nr)).or_insert_with(|| {
+        match describe(n.arch, n.nr).map(|(_, name)| name) {
+            Some(name) if name == "execve" || name == "execveat" => Kind::Exec,
+            Some(name) if name == "socket" || name == "socketpair" => Kind::Socket,
+            Some(name) if name == "clone" => Kind::Clone,
+            _ => Kind::Other,
+        }
+    })
 }
 
 fn record(listener: &Listener, init: i32, id: &str, name: &str) -> Result<Usage, String> {
-    let mut counts: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+    let mut counts: HashMap<(u32, u32), u64> = HashMap::new();
+    let mut memo = HashMap::new();
     let mut families = Vec::new();
     let mut ns_flags = 0u64;
     // pinhole's own last steps (with no_new_privs off: setresuid, capset, ...) come before
@@ -82,17 +99,21 @@ fn record(listener: &Listener, init: i32, id: &str, name: &str) -> Result<Usage,
             Ok(Some(Recv::Again)) | Ok(None) => continue,
             Err(e) => return Err(format!("container {id:?}: receive notification: {e}")),
         };
-        if !started && n.pid as i32 == init && is_exec(&n) {
+        let k = kind(&mut memo, &n);
+        if !started && n.pid as i32 == init && k == Kind::Exec {
             started = true;
         }
         if started {
             *counts.entry((n.arch, n.nr)).or_default() += 1;
-            if let Some((_, name)) = describe(n.arch, n.nr) {
-                match name.as_str() {
-                    "socket" | "socketpair" => families.push(n.args[0] & 0xffff_ffff),
-                    "clone" => ns_flags |= n.args[0] & CLONE_NS_FLAGS,
-                    _ => {}
+            match k {
+                Kind::Socket => {
+                    let family = n.args[0] & 0xffff_ffff;
+                    if !families.contains(&family) {
+                        families.push(family);
+                    }
                 }
+                Kind::Clone => ns_flags |= n.args[0] & CLONE_NS_FLAGS,
+                Kind::Exec | Kind::Other => {}
             }
         }
         listener
