@@ -14,7 +14,8 @@
 # notification round trip): the recording overhead per syscall, next to the bare round trip
 # measured in the same rounds by hack/bench/seccomp_probe (a minimal CONTINUE supervisor).
 # The benchmark programs (hack/bench/*.c, static) time themselves, so container start-up is left
-# out; R rounds run every configuration once each, interleaved, and the median is reported.
+# out; R rounds run every configuration once each, interleaved (each round starts one
+# configuration later), and the median is reported.
 # Targets: getppid <= 1.10 x native and mixed <= 1.05 x native under every pinhole profile.
 #
 # hack/bench/docker-default.json: moby/profiles seccomp/default.json (Apache-2.0), commit
@@ -315,7 +316,9 @@ declare -A FILT=() # cfg/workload -> seccomp filters in effect
 log "load average: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs); $ROUNDS rounds," \
   "getppid N=$GETPPID_N, mixed N=$MIXED_N, recording N=$RECORD_N, $REPS reps per run"
 for round in $(seq "$ROUNDS"); do
-  for cfg in "${CONFIGS[@]}"; do
+  # each round starts one configuration later: no configuration always follows the same one
+  for i in "${!CONFIGS[@]}"; do
+    cfg=${CONFIGS[$(((i + round - 1) % ${#CONFIGS[@]}))]}
     if [ -n "${FAILED[$cfg]:-}" ] || [ -n "${NA[$cfg]:-}" ]; then continue; fi
     wls=("${WORKLOADS[@]}")
     [ "$cfg" = record ] && wls=(getppid)
