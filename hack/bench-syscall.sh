@@ -105,15 +105,10 @@ if [ $NEED_PINHOLE = 1 ]; then
     for c in default strict recorded record; do has_cfg "$c" && fail "$c" "release build failed"; done
   fi
 fi
-# `pinhole profile record` (the interface of issue 8); `profile-record` is the same verb under its
-# earlier name, used when only that one exists.
+# `pinhole profile record` (issue 8); n/a for a pinhole binary without it.
 REC_VERB=()
-if [ -n "$PINHOLE_BIN" ]; then
-  if "$PINHOLE_BIN" profile record --help >/dev/null 2>&1; then
-    REC_VERB=(profile record)
-  elif "$PINHOLE_BIN" profile-record --help >/dev/null 2>&1; then
-    REC_VERB=(profile-record)
-  fi
+if [ -n "$PINHOLE_BIN" ] && "$PINHOLE_BIN" profile record --help >/dev/null 2>&1; then
+  REC_VERB=(profile record)
 fi
 if [ -n "$PINHOLE_BIN" ] && [ ${#REC_VERB[@]} -eq 0 ]; then
   for c in recorded record; do has_cfg "$c" && NA[$c]="pinhole profile record not available"; done
