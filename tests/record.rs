@@ -326,15 +326,7 @@ fn bad_recording_requests_are_clear_errors() {
     record(&c, dir.path(), "../escape", None).assert_error(&["--name", "../escape"]);
     c.assert_clean();
 
-    // The annotation under a policy that does not allow recording.
-    let mut c = Ctr::new("rec-notallowed");
-    c.sh("true");
-    c.spec["annotations"] = json!({"pinhole.dev/record": "web"});
-    c.run_under("pinhole")
-        .assert_error(&["pinhole.dev/record", "\"pinhole\"", "recording = true"]);
-    c.assert_clean();
-
-    // Allowed by the policy, but the name has a slash.
+    // Annotations refused: (container, annotations, policy: None = no policy, error words).
     let pol = dir.path().join("rec.toml");
     fs::write(
         &pol,
@@ -344,40 +336,54 @@ fn bad_recording_requests_are_clear_errors() {
         ),
     )
     .unwrap();
-    let mut c = Ctr::new("rec-slash");
-    c.sh("true");
-    c.spec["annotations"] = json!({"pinhole.dev/record": "a/b"});
-    c.write_spec();
-    let args = c.run_args();
-    let mut argv = vec!["run", "--policy", pol.to_str().unwrap()];
-    argv.extend(args[1..].iter().map(String::as_str));
-    c.pinhole(&argv)
-        .assert_error(&["pinhole.dev/record", "\"a/b\""]);
-    c.assert_clean();
-
-    // record and audit together.
-    let mut c = Ctr::new("rec-both");
-    c.sh("true");
-    c.spec["annotations"] = json!({"pinhole.dev/record": "x", "pinhole.dev/audit": "denials"});
-    c.write_spec();
-    c.pinhole(&argv_for(&c, &pol)).assert_error(&["not both"]);
-    c.assert_clean();
-
-    // An unknown audit mode.
-    let mut c = Ctr::new("rec-mode");
-    c.sh("true");
-    c.spec["annotations"] = json!({"pinhole.dev/audit": "everything"});
-    c.write_spec();
-    c.pinhole(&argv_for(&c, &pol))
-        .assert_error(&["pinhole.dev/audit", "\"everything\""]);
-    c.assert_clean();
-
-    // Audit without any ceiling.
-    let mut c = Ctr::new("rec-noceiling");
-    c.sh("true");
-    c.spec["annotations"] = json!({"pinhole.dev/audit": "denials"});
-    c.run().assert_error(&["pinhole.dev/audit", "no ceiling"]);
-    c.assert_clean();
+    let shipped = policy("pinhole");
+    let cases: [(&str, Value, Option<&Path>, &[&str]); 5] = [
+        // under a policy that does not allow recording
+        (
+            "rec-notallowed",
+            json!({"pinhole.dev/record": "web"}),
+            Some(&shipped),
+            &["pinhole.dev/record", "\"pinhole\"", "recording = true"],
+        ),
+        // allowed by the policy, but the name has a slash
+        (
+            "rec-slash",
+            json!({"pinhole.dev/record": "a/b"}),
+            Some(&pol),
+            &["pinhole.dev/record", "\"a/b\""],
+        ),
+        (
+            "rec-both",
+            json!({"pinhole.dev/record": "x", "pinhole.dev/audit": "denials"}),
+            Some(&pol),
+            &["not both"],
+        ),
+        (
+            "rec-mode",
+            json!({"pinhole.dev/audit": "everything"}),
+            Some(&pol),
+            &["pinhole.dev/audit", "\"everything\""],
+        ),
+        // audit without any ceiling
+        (
+            "rec-noceiling",
+            json!({"pinhole.dev/audit": "denials"}),
+            None,
+            &["pinhole.dev/audit", "no ceiling"],
+        ),
+    ];
+    for (name, annotations, policy_file, needles) in cases {
+        let mut c = Ctr::new(name);
+        c.sh("true");
+        c.spec["annotations"] = annotations;
+        c.write_spec();
+        let out = match policy_file {
+            Some(p) => c.pinhole(&argv_for(&c, p)),
+            None => c.run(),
+        };
+        out.assert_error(needles);
+        c.assert_clean();
+    }
 
     // An output directory that cannot be created: the workload still ran, the error names it.
     let mut c = Ctr::new("rec-unwritable");
