@@ -88,6 +88,7 @@ mod error;
 mod filter;
 mod install;
 mod names;
+pub mod profile;
 pub mod risk;
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -102,7 +103,7 @@ use oci_spec::runtime::LinuxSeccomp;
 
 pub use asm::MAX_INSTRUCTIONS;
 pub use cache::{cache_key, compile_cached, COMPILER_VERSION};
-pub use error::SeccompError;
+pub use error::{ProfileError, ProfileProblem, SeccompError};
 pub use filter::Filter;
 pub use install::{filter_flags, install};
 

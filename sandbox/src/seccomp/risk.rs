@@ -52,14 +52,25 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for r in list {
             assert!(seen.insert(&r.name), "{} listed twice", r.name);
-            assert!(!r.reason.is_empty() && !r.reference.is_empty(), "{}", r.name);
+            assert!(
+                !r.reason.is_empty() && !r.reference.is_empty(),
+                "{}",
+                r.name
+            );
             assert!(
                 super::super::names::is_foreign(&r.name),
                 "{} is not a syscall on any architecture",
                 r.name
             );
         }
-        for needed in ["ptrace", "bpf", "io_uring_setup", "open_tree", "unshare", "keyctl"] {
+        for needed in [
+            "ptrace",
+            "bpf",
+            "io_uring_setup",
+            "open_tree",
+            "unshare",
+            "keyctl",
+        ] {
             assert!(is_high_risk(needed), "{needed}");
         }
     }
