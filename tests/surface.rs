@@ -127,15 +127,16 @@ fn builtin_profiles_and_policies() {
     let root = root.path();
     let default = json_of(root, &["surface", "default"]);
     assert_consistent(&default);
-    // The allowlist's names: those of allowing rules that x86_64 has.
-    let shipped: Value = serde_json::from_str(
-        &fs::read_to_string(repo_root().join("sandbox/profiles/default-allowlist.json")).unwrap(),
+    // The shipped profile's names (sandbox/profiles/default.toml, read as plain TOML): those
+    // of allowing rules that x86_64 has.
+    let shipped: toml::Value = toml::from_str(
+        &fs::read_to_string(repo_root().join("sandbox/profiles/default.toml")).unwrap(),
     )
     .unwrap();
     let mut listed = BTreeSet::new();
     let mut with_args = BTreeSet::new();
-    for r in shipped["syscalls"].as_array().unwrap() {
-        if r["action"] != "SCMP_ACT_ALLOW" {
+    for r in shipped["rule"].as_array().unwrap() {
+        if r["action"].as_str() != Some("allow") {
             continue;
         }
         for n in r["names"].as_array().unwrap() {

@@ -1,13 +1,16 @@
 /* abiprobe: tries the syscalls that slipped past pinhole's seccomp ceilings (issue 7 item 3) and
  * prints one line per case: "<case> ok", "<case> errno <n>" or "<case> signal <n>" (the case
  * runs in a forked child, so a SECCOMP_RET_KILL_PROCESS shows up as signal 31, SIGSYS).
- * "abiprobe" runs every case, "abiprobe CASE..." only those. x86_64 only: the i386 ABI is
+ * "abiprobe" runs every case, "abiprobe CASE..." only those; "abiprobe raw ABI NR..." issues
+ * syscall NR with zero arguments through ABI (x86_64, i386, x32) and prints "raw ABI NR <result>"
+ * for each (tests/profiles.rs). x86_64 only: the i386 ABI is
  * entered with `int $0x80` from this 64-bit process (pointer arguments below 4 GiB, in a
  * MAP_32BIT page), x32 with X32_SYSCALL_BIT set in the syscall number. No socket is ever
  * connected: creating one is what the filter must refuse. Driven by tests/seccomp_abi.rs. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -30,6 +33,10 @@
 #define SYS_GETSOCKNAME_ 6
 #define SYS_SOCKETPAIR_ 8
 #define NR_IO_URING_SETUP 425
+#define NR_CLONE3 435
+#define AF_ALG_ 38L
+/* AF_ALG with bit 32 set. */
+#define AF_ALG_HI 0x100000026L
 
 /* A page below 4 GiB for i386 pointer arguments. */
 static unsigned int *low;
@@ -65,6 +72,19 @@ static long i386_socketcall_getsockname(void) {
 static long i386_socket_vsock(void) { return int80(I386_SOCKET, AF_VSOCK_, SOCK_STREAM, 0); }
 static long i386_socket_inet(void) { return int80(I386_SOCKET, AF_INET, SOCK_STREAM, 0); }
 static long x32_getpid(void) { return raw(syscall(X32_SYSCALL_BIT | SYS_getpid)); }
+static long socket_alg(void) { return raw(syscall(SYS_socket, AF_ALG_, SOCK_SEQPACKET, 0)); }
+static long socket_hi_alg(void) { return raw(syscall(SYS_socket, AF_ALG_HI, SOCK_SEQPACKET, 0)); }
+static long socketpair_alg(void) {
+    int sv[2];
+    return raw(syscall(SYS_socketpair, AF_ALG_, SOCK_SEQPACKET, 0, sv));
+}
+static long clone3_plain(void) {
+    static unsigned long args[11]; /* struct clone_args, zeroed: a plain fork if allowed */
+    long r = raw(syscall(NR_CLONE3, args, sizeof args));
+    if (r == 0)
+        _exit(0); /* the child of a clone3 that got through */
+    return r;
+}
 static long io_uring_setup(void) {
     static char params[256]; /* struct io_uring_params, zeroed */
     return raw(syscall(NR_IO_URING_SETUP, 1L, params));
@@ -87,9 +107,48 @@ static const struct {
     {"i386_socket_inet", i386_socket_inet},
     {"x32_getpid", x32_getpid},
     {"io_uring_setup", io_uring_setup},
+    {"socket_alg", socket_alg},
+    {"socket_hi_alg", socket_hi_alg},
+    {"socketpair_alg", socketpair_alg},
+    {"clone3_plain", clone3_plain},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
+
+/* One raw syscall with zero arguments through an ABI, in a child; prints its result. */
+static int run_raw(const char *abi, long nr) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("abiprobe: fork");
+        return 1;
+    }
+    if (pid == 0) {
+        long r;
+        if (!strcmp(abi, "i386"))
+            r = int80(nr, 0, 0, 0);
+        else if (!strcmp(abi, "x32"))
+            r = raw(syscall(X32_SYSCALL_BIT | nr, 0L, 0L, 0L, 0L, 0L, 0L));
+        else
+            r = raw(syscall(nr, 0L, 0L, 0L, 0L, 0L, 0L));
+        if (r < 0)
+            printf("raw %s %ld errno %ld\n", abi, nr, -r);
+        else
+            printf("raw %s %ld ok\n", abi, nr);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid) {
+        perror("abiprobe: waitpid");
+        return 1;
+    }
+    if (WIFSIGNALED(status))
+        printf("raw %s %ld signal %d\n", abi, nr, WTERMSIG(status));
+    else if (WEXITSTATUS(status) != 0)
+        printf("raw %s %ld exit %d\n", abi, nr, WEXITSTATUS(status));
+    return 0;
+}
 
 static int run_case(unsigned i) {
     fflush(stdout);
@@ -126,6 +185,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
+    if (argc >= 3 && !strcmp(argv[1], "raw")) {
+        for (int a = 3; a < argc; a++)
+            rc |= run_raw(argv[2], strtol(argv[a], NULL, 0));
+        return rc;
+    }
     for (unsigned i = 0; i < NCASES; i++) {
         int wanted = argc == 1;
         for (int a = 1; a < argc; a++)

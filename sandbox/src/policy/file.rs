@@ -8,7 +8,7 @@ use std::path::Path;
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 use serde::Deserialize;
 
-use super::{default_allowlist, DeviceId, PolicyError, Privileged, DEFAULT_USER_BASE, USERNS_SIZE};
+use super::{DeviceId, PolicyError, Privileged, DEFAULT_USER_BASE, USERNS_SIZE};
 use crate::seccomp::SeccompError;
 
 /// A policy file as written.
@@ -360,7 +360,8 @@ const ALL_ARCHES: &[Arch] = &[
     Arch::ScmpArchArm,
 ];
 
-/// Builds the ceiling profile: the named base profile minus `deny`, limited to the native ABI
+/// Builds the ceiling profile: the named base profile (built-in `default`/`strict`, a file, or
+/// allow-all for `unconfined`) minus `deny`, limited to the native ABI
 /// when `native_only` is set, checked by the compiler.
 fn ceiling_profile(
     section: &SeccompSection,
@@ -379,13 +380,15 @@ fn ceiling_profile(
         })?;
     }
     let base = match section.profile.as_str() {
-        "default" => default_allowlist(),
         "unconfined" if section.deny.is_empty() && !section.native_only => return Ok(None),
         "unconfined" => allow_all(),
-        path => load_profile(
-            &origin.parent().unwrap_or(Path::new("/")).join(path),
-            origin,
-        )?,
+        name => match super::builtin_profile(name) {
+            Some(p) => p,
+            None => load_profile(
+                &origin.parent().unwrap_or(Path::new("/")).join(name),
+                origin,
+            )?,
+        },
     };
     let mut profile = remove_names(base, &section.deny);
     if section.native_only {
@@ -420,13 +423,18 @@ fn check_known(name: &str) -> Result<(), String> {
     }
 }
 
-/// Reads an OCI `linux.seccomp` JSON file; errors name the policy file and `seccomp.profile`.
+/// Reads a profile file: a pinhole profile when the name ends in `.toml`
+/// ([`crate::seccomp::profile`]), else an OCI `linux.seccomp` JSON file. Errors name the policy
+/// file and `seccomp.profile` (and, for a pinhole profile, its line, column and key).
 fn load_profile(path: &Path, origin: &Path) -> Result<LinuxSeccomp, PolicyError> {
     let invalid = |message: String| PolicyError::Invalid {
         path: origin.to_path_buf(),
         key: "seccomp.profile".into(),
         message,
     };
+    if path.extension().is_some_and(|e| e == "toml") {
+        return crate::seccomp::profile::load(path).map_err(|e| invalid(e.to_string()));
+    }
     let text = std::fs::read(path).map_err(|e| invalid(format!("read {}: {e}", path.display())))?;
     let de = &mut serde_json::Deserializer::from_slice(&text);
     serde_path_to_error::deserialize(de).map_err(|e| {

@@ -18,8 +18,12 @@
 //! name = "pinhole-strict"          # required, shown in errors
 //!
 //! [seccomp]
-//! # "default": pinhole's built-in allowlist (sandbox/profiles/default-allowlist.json);
-//! # a path to an OCI linux.seccomp JSON file (relative to this file's directory);
+//! # "default": pinhole's built-in profile (sandbox/profiles/default.toml: moby's default on
+//! #   the x86 ABIs, no io_uring, no AF_ALG/AF_VSOCK sockets; a reason per rule);
+//! # "strict": the built-in profile for untrusted workloads (sandbox/profiles/strict.toml:
+//! #   default less the high-risk list and more, four socket families, native ABI only);
+//! # a path (relative to this file's directory) to a pinhole profile (`*.toml`, format in
+//! #   crate::seccomp::profile) or to an OCI linux.seccomp JSON file (any other name);
 //! # "unconfined": no ceiling filter at all (the pod's own profile, if any, still applies).
 //! profile = "default"
 //! # Syscall names taken out of the ceiling's allowing rules (SCMP_ACT_ALLOW / SCMP_ACT_LOG).
@@ -133,30 +137,6 @@ impl Recorded {
         confine::confine_device_rules(r, &self.devices);
     }
 }
-
-/// pinhole's built-in ceiling allowlist (an OCI `linux.seccomp` object).
-///
-/// Docker's default allowlist (`hack/profiles/docker-default-allowlist.json`, less the names
-/// of other architectures) with these differences; OCI JSON has no room for reasons, so they
-/// are here, and `sandbox/src/seccomp/tests.rs` (`shipped_allowlist_*`) checks each one:
-/// - `io_uring_setup`, `io_uring_enter`, `io_uring_register` are not allowed: io_uring runs
-///   operations (`IORING_OP_CONNECT`, `IORING_OP_SOCKET`, `IORING_OP_OPENAT`, …) inside the
-///   kernel, where no seccomp rule on `connect`, `socket` or `openat` sees them.
-/// - `socketpair` gets `socket`'s rule (allowed unless a0, the family, is `AF_VSOCK` = 40):
-///   it creates both sockets through the family's create function before failing with
-///   EOPNOTSUPP (vsock has no socketpair), which is the vsock code the `socket` rule keeps out.
-///   Both compare the `int` family on its low 32 bits (see `crate::seccomp`).
-/// - On i386 (listed in `architectures`), the names `socket` and `socketpair` are the direct
-///   calls 359 and 360 and get the same rules. `socketcall` (102, i386 only) is allowed unless
-///   a0, the subcall, is `SYS_SOCKET` (1) or `SYS_SOCKETPAIR` (8): their family sits in user
-///   memory, out of a filter's reach. Other subcalls work as before. The cost: an i386 C
-///   library that creates sockets through socketcall gets EPERM from `socket()`. glibc picks
-///   socketcall or the direct call at build time (`__ASSUME_SOCKET_SYSCALL`, defined only when
-///   configured for a minimum kernel of 4.3 or later) and does not fall back at run time, so
-///   i386 builds for older minimum kernels (glibc's default is 3.2) cannot create sockets
-///   under this ceiling; libraries that use the direct calls (359/360) are unaffected. No
-///   rule here is arch-specific in form: `socketcall` simply does not exist on x86_64 or x32.
-pub const DEFAULT_ALLOWLIST_JSON: &str = include_str!("../../profiles/default-allowlist.json");
 
 /// Number of ids a forced user namespace maps (uid and gid each).
 pub const USERNS_SIZE: u32 = 65536;
@@ -284,25 +264,14 @@ impl Policy {
 }
 
 /// A built-in ceiling profile by name (`"default"`, `"strict"`), as `seccomp.profile` in a
-/// policy file names it; `None` for other names.
+/// policy file names it; `None` for other names. The sources are
+/// `sandbox/profiles/{default,strict}.toml` (reasons per rule), lowered by
+/// [`crate::seccomp::profile`].
 pub fn builtin_profile(name: &str) -> Option<LinuxSeccomp> {
-    match name {
-        "default" => Some(default_allowlist()),
-        "strict" => {
-            let risk: Vec<String> = crate::seccomp::risk::high_risk()
-                .iter()
-                .map(|r| r.name.clone())
-                .collect();
-            let mut p = file::remove_names(default_allowlist(), &risk);
-            p.set_architectures(Some(vec![oci_spec::runtime::Arch::ScmpArchNative]));
-            Some(p)
-        }
-        _ => None,
-    }
+    crate::seccomp::profile::builtin(name)
 }
 
-/// The embedded default allowlist, parsed.
+/// The built-in `default` profile, lowered (`sandbox/profiles/default.toml`).
 pub(crate) fn default_allowlist() -> LinuxSeccomp {
-    serde_json::from_str(DEFAULT_ALLOWLIST_JSON)
-        .expect("sandbox/profiles/default-allowlist.json is a valid linux.seccomp object")
+    builtin_profile("default").expect("the built-in default profile exists")
 }

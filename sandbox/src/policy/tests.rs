@@ -578,3 +578,51 @@ fn shipped_policies_set_native_only_as_documented() {
         }
     }
 }
+
+#[test]
+fn profile_names_the_builtins_or_a_pinhole_toml_file() {
+    let p = parse("name = \"s\"\n[seccomp]\nprofile = \"strict\"\n").unwrap();
+    assert_eq!(
+        p.seccomp_ceiling(),
+        super::builtin_profile("strict").as_ref()
+    );
+    assert!(!allowed_names(p.seccomp_ceiling().unwrap()).contains(&"ptrace".to_string()));
+    // The shipped strict handler is the strict profile, nothing taken out on top.
+    let shipped = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    assert_eq!(
+        shipped.seccomp_ceiling(),
+        super::builtin_profile("strict").as_ref()
+    );
+
+    let dir = std::env::temp_dir().join(format!("pinhole-policy-toml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("mine.toml"),
+        "base = \"default\"\n[[remove]]\nnames = [\"ptrace\"]\nreason = \"not here\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad.toml"),
+        "default_action = \"errno\"\n[[rule]]\nnames = [\"nope\"]\naction = \"allow\"\nreason = \"r\"\n",
+    )
+    .unwrap();
+    let origin = dir.join("policy.toml");
+    let load = |profile: &str| {
+        std::fs::write(
+            &origin,
+            format!("name = \"p\"\n[seccomp]\nprofile = \"{profile}\"\n"),
+        )
+        .unwrap();
+        Policy::load(&origin)
+    };
+    let p = load("mine.toml").unwrap();
+    let allowed = allowed_names(p.seccomp_ceiling().unwrap());
+    assert!(!allowed.contains(&"ptrace".to_string()) && allowed.contains(&"read".to_string()));
+    let e = load("bad.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("seccomp.profile")
+            && e.contains("bad.toml:3:10: rule[0].names[0]: unknown syscall \"nope\""),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -76,3 +76,43 @@ pub enum SeccompError {
     #[error("internal seccomp compiler error: {0}")]
     Internal(&'static str),
 }
+
+/// A pinhole seccomp profile file (`sandbox/profiles/*.toml` format, [`crate::seccomp::profile`])
+/// that cannot be read, parsed or lowered: where, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {key}: {problem}")]
+pub struct ProfileError {
+    /// The profile file (path, or the built-in profile's source path).
+    pub file: String,
+    /// 1-based line of the problem (0 when the file cannot be read).
+    pub line: usize,
+    /// 1-based column of the problem (0 when the file cannot be read).
+    pub column: usize,
+    /// TOML key of the problem (`rule[3].names[1]`, `default_action`), with the rule's first
+    /// syscall in parentheses for argument and errno problems.
+    pub key: String,
+    /// What is wrong.
+    pub problem: ProfileProblem,
+}
+
+/// What is wrong in a profile file.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileProblem {
+    /// Not TOML, or not the schema (unknown key, wrong type, unknown action or operator).
+    #[error("{0}")]
+    Syntax(String),
+    /// A name that is a syscall on no architecture.
+    #[error("unknown syscall {0:?} (not a syscall on any architecture)")]
+    UnknownSyscall(String),
+    /// A symbolic argument value missing from the constant table.
+    #[error(
+        "unknown constant {0:?} (not in the constant table of sandbox/src/seccomp/profile.rs)"
+    )]
+    UnknownConstant(String),
+    /// An errno name missing from the errno table.
+    #[error("unknown errno {0:?} (not in the errno table of sandbox/src/seccomp/profile.rs)")]
+    UnknownErrno(String),
+    /// A value that is well-formed but not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+}

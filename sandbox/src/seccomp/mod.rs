@@ -90,6 +90,7 @@ mod install;
 mod interp;
 mod names;
 pub mod notify;
+pub mod profile;
 pub mod risk;
 pub mod surface;
 
@@ -103,7 +104,7 @@ use oci_spec::runtime::LinuxSeccomp;
 
 pub use asm::MAX_INSTRUCTIONS;
 pub use cache::{cache_key, compile_cached, COMPILER_VERSION};
-pub use error::SeccompError;
+pub use error::{ProfileError, ProfileProblem, SeccompError};
 pub use filter::Filter;
 pub use install::{filter_flags, install, install_listener};
 

@@ -174,10 +174,20 @@ pub(crate) fn resolve_profile_arg(arg: &str, root: &Path) -> Result<Resolved> {
     }
     let path = Path::new(arg);
     if arg.ends_with(".toml") {
-        // Hook for pinhole TOML profiles (profiles as data): detect one here (by its own
-        // keys), lower it to a LinuxSeccomp and return `Resolved::Profile`. Until then every
-        // .toml is a handler policy.
-        return load_policy(path);
+        // A handler policy has a `name`; a pinhole profile (sandbox/profiles/*.toml) does not.
+        let text = std::fs::read_to_string(path).with_context(|| format!("read {arg}"))?;
+        let is_policy = text
+            .parse::<toml::Table>()
+            .map_or(true, |t| t.contains_key("name"));
+        if is_policy {
+            return load_policy(path);
+        }
+        let shown = path.display().to_string();
+        return Ok(Resolved::Profile {
+            label: format!("pinhole profile {shown}"),
+            origin: shown,
+            profile: pinhole_sandbox::seccomp::profile::load(path)?,
+        });
     }
     if path.exists() || arg.contains('/') || arg.ends_with(".json") {
         let shown = path.display().to_string();
