@@ -133,6 +133,27 @@ fn record_and_apply(what: &str, setup: impl Fn(&mut Ctr)) -> BTreeSet<String> {
     );
     assert_eq!(o.stdout, expected.stdout, "{o}");
     enforced.assert_clean();
+
+    // The same profile as a handler's ceiling.
+    let ceiling = out.path().join("ceiling.toml");
+    fs::write(
+        &ceiling,
+        format!(
+            "name = \"recorded\"\n[seccomp]\nprofile = \"{}\"\n",
+            profile_path.display()
+        ),
+    )
+    .unwrap();
+    let mut under = Ctr::new(&format!("{what}-ceiling"));
+    setup(&mut under);
+    under.write_spec();
+    let run = under.run_args();
+    let mut argv = vec!["run", "--policy", ceiling.to_str().unwrap()];
+    argv.extend(run[1..].iter().map(String::as_str));
+    let o = under.pinhole(&argv);
+    assert_eq!(o.code(), expected.code(), "the recorded ceiling breaks {what}\n{o}");
+    assert_eq!(o.stdout, expected.stdout, "{o}");
+    under.assert_clean();
     used
 }
 

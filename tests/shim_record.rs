@@ -146,3 +146,40 @@ fn ctr_record_refused_without_a_recording_policy() {
     cd.ctr(&["version"]).assert_ok();
     c.assert_clean();
 }
+
+#[test]
+fn ctr_recording_that_cannot_be_written_is_logged_and_an_event_and_the_task_exits_normally() {
+    if skip_runc() {
+        return;
+    }
+    let cd = Containerd::shared();
+    let (policy, _) = policy_with(
+        cd,
+        "record-unwritable",
+        "recording = true\nrecord_dir = \"/proc/version/profiles\"",
+    );
+    let c = cd.container("rec-unwritable");
+    let o = c.run(
+        &["/bin/sh", "-c", "echo ran"],
+        &labelled(&policy, &[("pinhole.dev/record", "lost")]),
+    );
+    o.assert_ok();
+    assert!(o.stdout.contains("ran"), "{o}");
+    let log = || fs::read_to_string(cd.dir.join("containerd.log")).unwrap_or_default();
+    assert!(
+        wait_until(SETTLE, || log().lines().any(|l| l.contains(&c.id)
+            && l.contains("supervisor:")
+            && l.contains("/proc/version/profiles"))),
+        "no supervisor error in the shim log:\n{}",
+        log()
+    );
+    assert!(
+        wait_until(SETTLE, || cd.events().iter().any(|e| e.topic
+            == "/pinhole/supervisor-error"
+            && e.body.to_string().contains(&c.id))),
+        "no /pinhole/supervisor-error event: {:?}",
+        cd.events().iter().map(|e| &e.topic).collect::<Vec<_>>()
+    );
+    cd.ctr(&["version"]).assert_ok();
+    c.assert_clean();
+}

@@ -27,7 +27,7 @@ impl Service {
         let root = self.root()?;
         let mut resp = StartResponse::new();
         if req.exec_id.is_empty() {
-            let (on_denial, on_done) = supervisor_log(&req.id);
+            let (on_denial, on_done) = supervisor_log(&req.id, self.events.clone());
             // A recorded or audited task gets its supervisor thread here (detached: it ends
             // when the task's last process is gone and reports through the log).
             container::start_supervised(&root, &req.id, on_denial, Some(on_done))
@@ -113,9 +113,17 @@ impl Service {
     }
 }
 
+/// Topic of the event published when a task's supervisor fails (e.g. a recording that
+/// cannot be written); the payload is a `google.protobuf.StringValue` naming task and error.
+pub const SUPERVISOR_ERROR_TOPIC: &str = "/pinhole/supervisor-error";
+
 /// Log lines for a supervised task: each newly denied syscall, and how the supervisor ended
-/// (a recording that cannot be written is an error here; the task exits normally anyway).
-fn supervisor_log(id: &str) -> (container::OnDenial, container::OnDone) {
+/// (a recording that cannot be written is an error here and an event; the task exits
+/// normally anyway).
+fn supervisor_log(
+    id: &str,
+    events: Arc<super::events::Events>,
+) -> (container::OnDenial, container::OnDone) {
     let denied_id = id.to_string();
     let on_denial = Box::new(move |d: &pinhole_sandbox::record::Denial| {
         log::warn!(
@@ -145,7 +153,12 @@ fn supervisor_log(id: &str) -> (container::OnDenial, container::OnDone) {
                 );
             }
         }
-        Err(e) => log::error!("task {done_id:?}: supervisor: {e}"),
+        Err(e) => {
+            log::error!("task {done_id:?}: supervisor: {e}");
+            let mut ev = protobuf::well_known_types::wrappers::StringValue::new();
+            ev.value = format!("task {done_id:?}: supervisor: {e}");
+            events.send(SUPERVISOR_ERROR_TOPIC, ev);
+        }
     });
     (on_denial, on_done)
 }
