@@ -48,33 +48,10 @@ fn run(policy: &str, args: &[&str], edit: impl FnOnce(&mut serde_json::Value)) -
     out.stdout
 }
 
-/// `case result` lines.
-fn cases(stdout: &str) -> BTreeMap<String, String> {
-    stdout
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-#[track_caller]
-fn check(policy: &str, got: &BTreeMap<String, String>, want: &[(&str, &str)]) {
-    let wrong: Vec<String> = want
-        .iter()
-        .filter(|(k, v)| got.get(*k).map(String::as_str) != Some(*v))
-        .map(|(k, v)| format!("{k}: want {v:?}, got {:?}", got.get(*k)))
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{policy}:\n  {}\nall: {got:#?}",
-        wrong.join("\n  ")
-    );
-}
-
 #[test]
 fn default_refuses_io_uring_clone3_alg_and_vsock() {
-    let got = cases(&run("pinhole", &[PROBE], |_| {}));
-    check(
+    let got = case_results(&run("pinhole", &[PROBE], |_| {}));
+    assert_cases(
         "pinhole (default)",
         &got,
         &[
@@ -161,12 +138,12 @@ fn strict_refuses_the_high_risk_list_on_every_abi() {
         "strict lets through:\n  {}",
         wrong.join("\n  ")
     );
-    let got = cases(&run(
+    let got = case_results(&run(
         "pinhole-strict",
         &[PROBE, "i386_socketcall_vsock", "socket_alg", "clone3_plain"],
         |_| {},
     ));
-    check(
+    assert_cases(
         "pinhole-strict",
         &got,
         &[

@@ -151,7 +151,11 @@ fn record_and_apply(what: &str, setup: impl Fn(&mut Ctr)) -> BTreeSet<String> {
     let mut argv = vec!["run", "--policy", ceiling.to_str().unwrap()];
     argv.extend(run[1..].iter().map(String::as_str));
     let o = under.pinhole(&argv);
-    assert_eq!(o.code(), expected.code(), "the recorded ceiling breaks {what}\n{o}");
+    assert_eq!(
+        o.code(),
+        expected.code(),
+        "the recorded ceiling breaks {what}\n{o}"
+    );
     assert_eq!(o.stdout, expected.stdout, "{o}");
     under.assert_clean();
     used

@@ -48,32 +48,13 @@ fn probe(policy: &str) -> BTreeMap<String, String> {
     ]);
     out.assert_ok();
     c.assert_clean();
-    out.stdout
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(case, result)| (case.to_string(), result.to_string()))
-        .collect()
-}
-
-/// Asserts every `(case, result)` of `want`, reporting all mismatches at once.
-#[track_caller]
-fn check(policy: &str, got: &BTreeMap<String, String>, want: &[(&str, &str)]) {
-    let wrong: Vec<String> = want
-        .iter()
-        .filter(|(case, result)| got.get(*case).map(String::as_str) != Some(*result))
-        .map(|(case, result)| format!("{case}: want {result:?}, got {:?}", got.get(*case)))
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{policy}:\n  {}\nall results: {got:#?}",
-        wrong.join("\n  ")
-    );
+    case_results(&out.stdout)
 }
 
 #[test]
 fn pinhole_ceiling_refuses_vsock_through_every_abi_and_io_uring() {
     let got = probe("pinhole.toml");
-    check(
+    assert_cases(
         "pinhole.toml",
         &got,
         &[
@@ -105,7 +86,7 @@ fn pinhole_ceiling_refuses_vsock_through_every_abi_and_io_uring() {
 #[test]
 fn strict_ceiling_kills_i386_and_x32_and_refuses_io_uring() {
     let got = probe("pinhole-strict.toml");
-    check(
+    assert_cases(
         "pinhole-strict.toml",
         &got,
         &[

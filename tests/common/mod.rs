@@ -972,3 +972,31 @@ pub fn marked_pids(id: &str) -> Vec<i32> {
     }
     v
 }
+
+/// A probe's `case result` output lines as a map.
+pub fn case_results(stdout: &str) -> std::collections::BTreeMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(case, result)| (case.to_string(), result.to_string()))
+        .collect()
+}
+
+/// Asserts every `(case, result)` of `want`, reporting all mismatches at once.
+#[track_caller]
+pub fn assert_cases(
+    policy: &str,
+    got: &std::collections::BTreeMap<String, String>,
+    want: &[(&str, &str)],
+) {
+    let wrong: Vec<String> = want
+        .iter()
+        .filter(|(case, result)| got.get(*case).map(String::as_str) != Some(*result))
+        .map(|(case, result)| format!("{case}: want {result:?}, got {:?}", got.get(*case)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{policy}:\n  {}\nall results: {got:#?}",
+        wrong.join("\n  ")
+    );
+}
