@@ -38,17 +38,6 @@ fn read_json(p: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// Distinct x86_64 syscall names of a usage file.
-fn used_names(usage: &Value) -> BTreeSet<String> {
-    usage["syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["arch"] == "SCMP_ARCH_X86_64")
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// Names a profile's ALLOW rules allow (with or without argument conditions).
 fn allowed_names(profile: &Value) -> BTreeSet<String> {
     profile["syscalls"]
@@ -91,8 +80,7 @@ fn record_and_apply(what: &str, setup: impl Fn(&mut Ctr)) -> BTreeSet<String> {
     );
     rec.assert_clean();
 
-    let usage = read_json(&out.path().join(format!("{what}.usage.json")));
-    let used = used_names(&usage);
+    let used = recorded_names(out.path(), what);
     assert!(
         used.contains("execve"),
         "recording starts at the execve: {used:?}"
@@ -209,7 +197,7 @@ fn replicas_recorded_under_one_name_merge() {
     let mut a = Ctr::new("replica-a");
     a.sh("echo a");
     record(&a, out.path(), "app", None).assert_ok();
-    let first = used_names(&read_json(&out.path().join("app.usage.json")));
+    let first = recorded_names(out.path(), "app");
     let mut b = Ctr::new("replica-b");
     b.sh("mkdir /tmp/d && rmdir /tmp/d");
     record(&b, out.path(), "app", None).assert_ok();
@@ -222,7 +210,7 @@ fn replicas_recorded_under_one_name_merge() {
         .collect();
     assert_eq!(containers.len(), 2, "{usage}");
     assert!(containers.contains(&a.id.as_str()) && containers.contains(&b.id.as_str()));
-    let merged = used_names(&usage);
+    let merged = recorded_names(out.path(), "app");
     assert!(merged.is_superset(&first), "{merged:?} ⊉ {first:?}");
     assert!(
         merged.contains("mkdir") && merged.contains("rmdir"),
@@ -252,7 +240,7 @@ fn pinholes_own_setup_is_not_recorded() {
     c.sh("echo hi");
     let out = dir.path().join("out");
     record(&c, &out, "setup", Some(&pol)).assert_ok();
-    let used = used_names(&read_json(&out.join("setup.usage.json")));
+    let used = recorded_names(&out, "setup");
     for setup in ["setresuid", "setresgid", "setgroups", "capset", "seccomp"] {
         assert!(
             !used.contains(setup),

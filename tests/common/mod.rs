@@ -47,13 +47,7 @@ pub const SECCOMP_ALLOWLIST_JSON: &str = include_str!("seccomp-allowlist.json");
 /// profile (`<target>/debug/pinhole`), else `<repo>/target/debug/pinhole`.
 /// Panics with instructions when it does not exist.
 pub fn pinhole_bin() -> PathBuf {
-    let p = match std::env::var_os("PINHOLE_BIN") {
-        Some(v) => PathBuf::from(v),
-        None => profile_dir()
-            .map(|d| d.join("pinhole"))
-            .filter(|p| p.is_file())
-            .unwrap_or_else(|| repo_root().join("target/debug/pinhole")),
-    };
+    let p = pinhole_binary();
     let ok = fs::metadata(&p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false);

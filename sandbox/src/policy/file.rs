@@ -291,18 +291,8 @@ impl File {
         };
         let mut bind_prefixes = Vec::new();
         for (i, p) in self.host.bind_prefixes.iter().enumerate() {
-            let path = Path::new(p);
-            if !path.is_absolute()
-                || path
-                    .components()
-                    .any(|c| c == std::path::Component::ParentDir)
-            {
-                return Err(invalid(
-                    format!("host.bind_prefixes[{i}]"),
-                    format!("{p:?}: must be an absolute path without \"..\""),
-                ));
-            }
-            bind_prefixes.push(path.to_path_buf());
+            bind_prefixes
+                .push(absolute(p).map_err(|m| invalid(format!("host.bind_prefixes[{i}]"), m))?);
         }
         let host = super::HostRules {
             pid: self.host.pid,
@@ -320,18 +310,7 @@ impl File {
                 ))
             }
             (true, Some(d)) => {
-                let path = Path::new(d);
-                if !path.is_absolute()
-                    || path
-                        .components()
-                        .any(|c| c == std::path::Component::ParentDir)
-                {
-                    return Err(invalid(
-                        "seccomp.record_dir".into(),
-                        format!("{d:?}: must be an absolute path without \"..\""),
-                    ));
-                }
-                Some(path.to_path_buf())
+                Some(absolute(d).map_err(|m| invalid("seccomp.record_dir".into(), m))?)
             }
         };
         Ok(Checked {
@@ -359,6 +338,19 @@ const ALL_ARCHES: &[Arch] = &[
     Arch::ScmpArchAarch64,
     Arch::ScmpArchArm,
 ];
+
+/// `p` as a path if it is absolute and has no `..`; else the message saying so.
+fn absolute(p: &str) -> Result<std::path::PathBuf, String> {
+    let path = Path::new(p);
+    if !path.is_absolute()
+        || path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(format!("{p:?}: must be an absolute path without \"..\""));
+    }
+    Ok(path.to_path_buf())
+}
 
 /// Builds the ceiling profile: the named base profile (built-in `default`/`strict`, a file, or
 /// allow-all for `unconfined`) minus `deny`, limited to the native ABI

@@ -13,10 +13,8 @@ use oci_spec::runtime::{
 };
 use serde_json::Value;
 
-use super::usage::Usage;
+use super::usage::{Usage, CLONE_NS_FLAGS};
 
-/// `CLONE_NEW*` bits of clone's flags (a0), as the built-in profiles refuse them.
-const CLONE_NS_FLAGS: u64 = 0x7e02_0080;
 /// Syscalls whose recorded arguments become rules instead of a plain allow.
 const BY_FAMILY: &[&str] = &["socket", "socketpair"];
 

@@ -12,13 +12,10 @@ use crate::seccomp::Filter;
 use super::denials::{Denial, Denials, DENIALS_FILE};
 use super::notify::{Listener, Notification, Recv};
 use super::request::{Mode, Supervision};
-use super::usage::{Usage, UsedSyscall};
+use super::usage::{Usage, UsedSyscall, CLONE_NS_FLAGS};
 
 /// How long the supervisor waits for the init to install its listener after start.
 pub const ATTACH_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// `CLONE_NEW*` bits of clone's flags (a0).
-const CLONE_NS_FLAGS: u64 = 0x7e02_0080;
 
 /// What a supervised run produced.
 #[derive(Debug, Default)]

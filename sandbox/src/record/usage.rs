@@ -8,6 +8,17 @@ use serde::{Deserialize, Serialize};
 /// Version of the `usage.json` format.
 pub const USAGE_VERSION: u32 = 1;
 
+/// The `CLONE_NEW*` bits of clone's flags word (a0), as recorded in
+/// [`Usage::clone_namespace_flags`] and refused in a recorded profile when none was used.
+pub(crate) const CLONE_NS_FLAGS: u64 = (libc::CLONE_NEWTIME
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET) as u64;
+
 /// File name of a container's usage summary in its state directory.
 pub const USAGE_FILE: &str = "usage.json";
 
@@ -38,7 +49,7 @@ pub struct Usage {
     pub syscalls: Vec<UsedSyscall>,
     /// Address families passed to `socket`/`socketpair` (a0), sorted.
     pub socket_families: Vec<u64>,
-    /// Namespace flags (`CLONE_NEW*` bits) seen in `clone` flags (a0), OR-ed.
+    /// Namespace flags ([`CLONE_NS_FLAGS`] bits) seen in `clone` flags (a0), OR-ed.
     pub clone_namespace_flags: u64,
     /// Containers whose recordings were merged into this one.
     pub containers: Vec<String>,

@@ -32,9 +32,9 @@ const MAX_ERRNO: u32 = 4095;
 /// Number of syscall arguments in `seccomp_data.args`.
 const MAX_ARGS: usize = 6;
 /// Offset of `seccomp_data.nr`.
-const OFF_NR: u32 = 0;
+pub(super) const OFF_NR: u32 = 0;
 /// Offset of `seccomp_data.arch`.
-const OFF_ARCH: u32 = 4;
+pub(super) const OFF_ARCH: u32 = 4;
 /// Offset of `seccomp_data.args[0]`.
 const OFF_ARGS: u32 = 16;
 

@@ -15,6 +15,7 @@
 use seccompiler::sock_filter;
 
 use super::asm::{JMP_JEQ_K, LD_W_ABS, RET_K};
+use super::compile::{OFF_ARCH, OFF_NR};
 use super::filter::Filter;
 use super::names::{TargetArch, X32_SYSCALL_BIT};
 
@@ -42,9 +43,9 @@ pub fn notify_denials(filter: &Filter) -> Option<Filter> {
     // Jumps are relative to the next instruction; the original program starts at 6 and
     // its own jumps are relative, so it is unchanged behind the prologue.
     let mut program = vec![
-        insn(LD_W_ABS, 0, 0, ARCH_OFFSET),
+        insn(LD_W_ABS, 0, 0, OFF_ARCH),
         insn(JMP_JEQ_K, 0, 4, native.audit_arch()),
-        insn(LD_W_ABS, 0, 0, NR_OFFSET),
+        insn(LD_W_ABS, 0, 0, OFF_NR),
         insn(JMP_JEQ_K, 1, 0, execs[0]),
         insn(JMP_JEQ_K, 0, 1, execs[1]),
         insn(RET_K, 0, 0, libc::SECCOMP_RET_USER_NOTIF),
@@ -67,11 +68,6 @@ pub fn notify_denials(filter: &Filter) -> Option<Filter> {
     }));
     Some(Filter::from_program(program))
 }
-
-/// Offset of `nr` in `struct seccomp_data`.
-const NR_OFFSET: u32 = 0;
-/// Offset of `arch` in `struct seccomp_data`.
-const ARCH_OFFSET: u32 = 4;
 
 /// The outcome of a program for one syscall entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
