@@ -137,3 +137,74 @@ write_bundle() {
     .root.path = $root | .process.terminal = false | '"$filter" "$dir/config.json" >"$dir/config.json.new" || return
   mv "$dir/config.json.new" "$dir/config.json"
 }
+
+# --- containerd versions ------------------------------------------------------------------
+# The tests run against the system's containerd (bookworm's 1.6) and two newer ones taken
+# from Debian's later suites: downloaded and extracted into $TARGET_DIR/containerd/VERSION,
+# never installed. The suites are added in their own sources file pinned low (priority
+# 100/90), so nothing on the machine upgrades to them.
+PINHOLE_CONTAINERD_VERSIONS=(1.6 1.7 2.1)
+PINHOLE_NEWER_SOURCES=/etc/apt/sources.list.d/pinhole-newer-suites.sources
+PINHOLE_NEWER_PIN=/etc/apt/preferences.d/pinhole-newer-suites
+
+# containerd_suite VERSION: the Debian suite that carries containerd VERSION ("" = system).
+containerd_suite() {
+  case $1 in
+    1.6) echo "" ;;
+    1.7) echo trixie ;;
+    2.1) echo forky ;;
+    *) return 1 ;;
+  esac
+}
+
+# ensure_newer_suites: the trixie and forky sources, pinned so that nothing upgrades.
+ensure_newer_suites() {
+  [ -f "$PINHOLE_NEWER_SOURCES" ] && [ -f "$PINHOLE_NEWER_PIN" ] && return 0
+  log "adding Debian trixie and forky (pinned low: download only) to apt's sources"
+  as_root tee "$PINHOLE_NEWER_SOURCES" >/dev/null <<'SRC' || return
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie forky
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  as_root tee "$PINHOLE_NEWER_PIN" >/dev/null <<'PIN' || return
+# pinhole's tests download containerd/docker.io from these suites; never install from them
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+
+Package: *
+Pin: release n=forky
+Pin-Priority: 90
+PIN
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+}
+
+# containerd_bin_dir VERSION: where containerd VERSION's binaries are (after ensure_containerd).
+containerd_bin_dir() {
+  local suite
+  suite=$(containerd_suite "$1") || die "unknown containerd version $1 (one of ${PINHOLE_CONTAINERD_VERSIONS[*]})"
+  if [ -z "$suite" ]; then dirname "$(command -v containerd)"; else echo "$TARGET_DIR/containerd/$1/usr/bin"; fi
+}
+
+# ensure_containerd VERSION: containerd VERSION runnable from containerd_bin_dir VERSION.
+ensure_containerd() {
+  mkdir -p "$TARGET_DIR" || return
+  # test binaries start containerds in parallel: one fetch at a time
+  (flock 9 && ensure_containerd_locked "$1") 9>"$TARGET_DIR/.containerd.lock"
+}
+ensure_containerd_locked() {
+  local v=$1 suite dir tmp
+  suite=$(containerd_suite "$v") || die "unknown containerd version $v (one of ${PINHOLE_CONTAINERD_VERSIONS[*]})"
+  [ -n "$suite" ] && { dir=$TARGET_DIR/containerd/$v; true; } || return 0
+  if "$dir/usr/bin/containerd" --version 2>/dev/null | grep -q " v\?$v\."; then return 0; fi
+  ensure_newer_suites || return
+  log "fetching containerd/$suite into $dir (extracted, not installed)"
+  tmp=$(mktemp -d) || return
+  (cd "$tmp" && apt-get download -qq "containerd/$suite" 2>/dev/null) || { rm -rf "$tmp"; return 1; }
+  rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$tmp"/containerd_*.deb "$dir" || { rm -rf "$tmp"; return 1; }
+  rm -rf "$tmp"
+  "$dir/usr/bin/containerd" --version | grep -q " v\?$v\." ||
+    die "containerd/$suite is not $v: $("$dir/usr/bin/containerd" --version)"
+}

@@ -8,12 +8,17 @@ usage() {
 usage: $(basename "$0") [CARGO-TEST-ARGS...]
   Stages: install (apt-get, only what is missing) -> build (cargo build --workspace --all-targets)
           -> rootfs (hack/build-rootfs.sh) -> test (cargo test --workspace CARGO-TEST-ARGS...)
+          -> containerd-1.7, containerd-2.1 (the containerd test binaries again, PINHOLE_CONTAINERD=V)
           -> fmt (cargo fmt --all --check) -> clippy (cargo clippy --workspace --all-targets -D warnings)
           -> fuzz (hack/fuzz.sh FUZZ_SECONDS: each cargo-fuzz target in fuzz/ for FUZZ_SECONDS)
   install, build and rootfs stop the run when they fail; test, fmt, clippy and fuzz always all
   run. fuzz is skipped, with a message, when cargo-fuzz cannot be installed or built here.
   example: $(basename "$0") -- --nocapture
-  env: SKIP_INSTALL=1 skips the apt stage; SKIP_FUZZ=1 skips the fuzz stage;
+  The test stage runs on the system's containerd (1.6); the containerd-V stages run the same
+  test bodies on containerd V, fetched from Debian trixie/forky into target/containerd
+  (extracted, never installed). PINHOLE_CONTAINERD=V picks one version for a quick local run
+  (cargo test with that variable set).
+  env: SKIP_INSTALL=1 skips the apt stage; SKIP_MATRIX=1 skips the containerd-V stages; SKIP_FUZZ=1 skips the fuzz stage;
        FUZZ_SECONDS (default 10) bounds each fuzz target's run.
 EOF
   exit 2
@@ -81,6 +86,15 @@ fuzz_stage() {
   fi
   return $rc
 }
+# Test binaries that drive a private containerd (tests/common/containerd.rs and cri.rs).
+CONTAINERD_TESTS=(shim shim_api shim_escapes shim_record shim_storm cri)
+matrix_stage() {
+  local v=$1 args=() t
+  if [ "${SKIP_MATRIX:-0}" = 1 ]; then echo "SKIP_MATRIX=1: not testing containerd $v"; return "$SKIPPED"; fi
+  ensure_containerd "$v" || return
+  for t in "${CONTAINERD_TESTS[@]}"; do args+=(--test "$t"); done
+  PINHOLE_CONTAINERD=$v cargo test --no-fail-fast -p pinhole-tests "${args[@]}"
+}
 rootfs_stage() { build_rootfs && export PINHOLE_TEST_ROOTFS=$ROOTFS && echo "rootfs: $ROOTFS"; }
 
 prereq install install_stage
@@ -88,6 +102,9 @@ WITH_LINT=1 prereq toolchain ensure_cargo
 prereq build cargo build --workspace --all-targets
 prereq rootfs rootfs_stage
 stage test cargo test --workspace "$@" || true
+for v in "${PINHOLE_CONTAINERD_VERSIONS[@]}"; do
+  [ "$v" = 1.6 ] || stage "containerd-$v" matrix_stage "$v" || true
+done
 stage fmt cargo fmt --all --check || true
 stage clippy cargo clippy --workspace --all-targets -- -D warnings || true
 stage fuzz fuzz_stage || true

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Start a private containerd 1.6 whose root, state, sockets and runc roots all live in DIR, next to
+# Start a private containerd (1.6, 1.7 or 2.1) whose root, state, sockets and runc roots all live in DIR, next to
 # (and independent of) any system containerd. PID -> DIR/containerd.pid, log -> DIR/containerd.log.
 # Used by hand and by the integration tests (tests/common/containerd.rs).
 set -euo pipefail
@@ -27,14 +27,23 @@ usage: $(basename "$0") [DIR]
                   recorded in DIR/cni/bridge, cleanup.sh deletes it)
        CNI_SUBNET pod subnet for CRI=1 (default 10.213.7.0/24)
        LOG_LEVEL  containerd log level (default info; debug shows every shim call)
+       CONTAINERD_VERSION  one of ${PINHOLE_CONTAINERD_VERSIONS[*]} (default 1.6, the system's):
+                  1.7 and 2.1 are fetched from Debian trixie/forky into $TARGET_DIR/containerd
+                  (extracted, never installed); 2.x gets config.v3.toml.in (config version 3)
 EOF
   exit 2
 }
 case "${1:-}" in -*) usage ;; esac
 [ $# -le 1 ] || usage
 require_root
-command -v containerd >/dev/null || die "containerd not found (apt-get install containerd)"
-command -v ctr >/dev/null || die "ctr not found (apt-get install containerd)"
+CONTAINERD_VERSION=${CONTAINERD_VERSION:-1.6}
+ensure_containerd "$CONTAINERD_VERSION" || die "cannot fetch containerd $CONTAINERD_VERSION"
+BIN=$(containerd_bin_dir "$CONTAINERD_VERSION")
+[ -x "$BIN/containerd" ] || die "containerd not found in $BIN (apt-get install containerd)"
+[ -x "$BIN/ctr" ] || die "ctr not found in $BIN (apt-get install containerd)"
+CTR=$BIN/ctr
+TEMPLATE=$HERE/config.toml.in
+case $CONTAINERD_VERSION in 2.*) TEMPLATE=$HERE/config.v3.toml.in ;; esac
 
 if [ $# -eq 1 ]; then
   DIR=$1
@@ -56,7 +65,7 @@ SHIM_BIN=${SHIM_BIN:-$TARGET_DIR/debug/containerd-shim-pinhole-v2}
 PIDF=$DIR/containerd.pid
 if [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; then
   echo "containerd already running: pid $(cat "$PIDF")"
-  echo "use: ctr -a $SOCK -n pinhole-test ..."
+  echo "use: $CTR -a $SOCK -n pinhole-test ..."
   exit 0
 fi
 
@@ -66,15 +75,20 @@ mkdir -p "$DIR"/{bin,fifo,runc-root,cni/bin,cni/net.d}
 # mktemp -d gives 0700; let container processes running as non-root users traverse it
 chmod go+x "$DIR"
 EXTRA_DISABLED='"io.containerd.grpc.v1.cri",'
-[ "$CRI" = 1 ] && EXTRA_DISABLED=''
+EXTRA_DISABLED_V3='"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime",'
+[ "$CRI" = 1 ] && EXTRA_DISABLED='' && EXTRA_DISABLED_V3=''
 sed -e "s|@DIR@|$DIR|g" -e "s|@REPO@|$REPO|g" -e "s|@LOG_LEVEL@|$LOG_LEVEL|g" \
-  -e "s|@EXTRA_DISABLED@|$EXTRA_DISABLED|g" "$HERE/config.toml.in" >"$DIR/config.toml"
+  -e "s|@EXTRA_DISABLED@|$EXTRA_DISABLED|g" -e "s|@EXTRA_DISABLED_V3@|$EXTRA_DISABLED_V3|g" \
+  "$TEMPLATE" >"$DIR/config.toml"
+echo "$CONTAINERD_VERSION" >"$DIR/containerd.version"
 # handler pinhole-record: the shipped pinhole policy plus recording into $DIR/profiles
 {
   sed -e 's/^name = .*/name = "pinhole-record"/' -e '/^\[seccomp\]/a recording = true\nrecord_dir = "'"$DIR"'/profiles"' \
     "$REPO/runtimeclass/policies/pinhole.toml"
 } >"$DIR/policy-record.toml"
 
+# the matching ctr, for the test harness and by hand
+ln -sf "$CTR" "$DIR/bin/ctr"
 if [ "$SHIM_BIN" != none ]; then
   if [ -f "$SHIM_BIN" ]; then
     # install(1) replaces the file (new inode): no ETXTBSY while an old shim still runs
@@ -105,15 +119,15 @@ if [ "$CRI" = 1 ]; then
   fi
 fi
 
-PATH=$DIR/bin:$PATH containerd --config "$DIR/config.toml" >>"$DIR/containerd.log" 2>&1 </dev/null &
+PATH=$DIR/bin:$BIN:$PATH "$BIN/containerd" --config "$DIR/config.toml" >>"$DIR/containerd.log" 2>&1 </dev/null &
 CPID=$!
 echo "$CPID" >"$PIDF"
 for _ in $(seq 150); do
-  ctr -a "$SOCK" version >/dev/null 2>&1 && break
+  "$CTR" -a "$SOCK" version >/dev/null 2>&1 && break
   kill -0 "$CPID" 2>/dev/null || break
   sleep 0.1
 done
-if ! ctr -a "$SOCK" version >/dev/null 2>&1; then
+if ! "$CTR" -a "$SOCK" version >/dev/null 2>&1; then
   echo "containerd did not come up; last log lines of $DIR/containerd.log:" >&2
   tail -20 "$DIR/containerd.log" >&2
   kill "$CPID" 2>/dev/null || true
@@ -121,7 +135,7 @@ if ! ctr -a "$SOCK" version >/dev/null 2>&1; then
   exit 1
 fi
 echo "containerd pid $CPID, dir $DIR"
-echo "use: ctr -a $SOCK -n pinhole-test ..."
+echo "use: $CTR -a $SOCK -n pinhole-test ..."
 echo "     (ctr run also needs --fifo-dir $DIR/fifo; runc: --runc-root $DIR/runc-root;"
 echo "      pinhole: --runtime io.containerd.pinhole.v2 [--runtime-config-path POLICY])"
 echo "images: $REPO/hack/build-images.sh && for i in busybox pause; do"

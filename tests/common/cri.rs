@@ -24,8 +24,9 @@
 #![allow(dead_code)]
 
 use crate::containerd::{
-    ensure_images, kill_cgroup_procs, mount_points, proc_alive, proc_cmdline, proc_start_time,
-    repo_root, rmdir_tree, run_cmd, shim_bin, shims_of, unique_id, wait_until, Out, BUSYBOX_IMAGE,
+    containerd_version, ctr_in, ensure_images, kill_cgroup_procs, mount_points, proc_alive,
+    proc_cmdline, proc_start_time, repo_root, rmdir_tree, run_cmd, shim_bin, shims_of, unique_id,
+    wait_until, Out, BUSYBOX_IMAGE,
 };
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
@@ -125,6 +126,7 @@ impl Cri {
         cmd.arg(script("start.sh"))
             .arg(&dir)
             .env("CRI", "1")
+            .env("CONTAINERD_VERSION", containerd_version())
             .env("SHIM_BIN", &shim)
             .env_remove("CNI_BRIDGE")
             .env("CNI_SUBNET", POD_SUBNET);
@@ -226,7 +228,7 @@ impl Cri {
 
     /// `ctr -a <sock> -n k8s.io ARGS...`.
     pub fn ctr(&self, args: &[&str]) -> Out {
-        let mut c = Command::new("ctr");
+        let mut c = Command::new(ctr_in(&self.dir));
         c.arg("-a").arg(&self.sock).args(["-n", K8S_NS]).args(args);
         run_cmd(c, Duration::from_secs(20))
     }

@@ -271,3 +271,27 @@ pub fn cli_recorded_names(
     );
     recorded_names(&out, "cli")
 }
+
+/// containerd versions the harness can start (`hack/lib.sh`'s `PINHOLE_CONTAINERD_VERSIONS`).
+pub const CONTAINERD_VERSIONS: [&str; 3] = ["1.6", "1.7", "2.1"];
+
+/// The containerd version under test: `PINHOLE_CONTAINERD` (one of [`CONTAINERD_VERSIONS`]),
+/// default 1.6, the system's. `hack/containerd/start.sh` fetches 1.7 and 2.1 from Debian's
+/// later suites into the target dir (extracted, never installed).
+pub fn containerd_version() -> &'static str {
+    let v = std::env::var("PINHOLE_CONTAINERD").unwrap_or_else(|_| "1.6".to_string());
+    CONTAINERD_VERSIONS
+        .into_iter()
+        .find(|c| *c == v)
+        .unwrap_or_else(|| panic!("PINHOLE_CONTAINERD={v}: not one of {CONTAINERD_VERSIONS:?}"))
+}
+
+/// Whether the containerd under test is 2.x.
+pub fn containerd_v2() -> bool {
+    containerd_version().starts_with("2.")
+}
+
+/// The `ctr` of a private containerd's dir (start.sh links the one of its version there).
+pub fn ctr_in(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("bin/ctr")
+}
