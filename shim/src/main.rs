@@ -9,6 +9,7 @@ mod group;
 mod io;
 mod lifetime;
 mod metrics;
+mod reply;
 mod serve;
 mod service;
 mod shim;

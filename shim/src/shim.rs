@@ -9,6 +9,7 @@ use containerd_shim::{Config, ExitSignal, Flags, StartOpts};
 use log::{info, warn};
 
 use crate::group;
+use crate::reply;
 use crate::service::Service;
 
 /// The runtime id containerd knows us by.
@@ -41,18 +42,22 @@ impl containerd_shim::Shim for PinholeShim {
         }
     }
 
-    /// Prints the address of the group's shim, starting it if it does not run yet.
+    /// Prints the address of the group's shim, starting it if it does not run yet, in the
+    /// form containerd reads ([`reply`]).
     fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
         let bundle = std::env::current_dir().map_err(io_err("current dir"))?;
         let group = group::key(&bundle, &opts.id);
         let address = containerd_shim::socket_address(&opts.address, &opts.namespace, &group);
-        if socket_alive(&address) {
-            write_address(Path::new("address"), &address)?;
-            return Ok(address);
-        }
-        let (_pid, address) = containerd_shim::spawn(opts, &group, Vec::new())?;
+        let address = if socket_alive(&address) {
+            address
+        } else {
+            containerd_shim::spawn(opts, &group, Vec::new())?.1
+        };
+        // the `address` file holds the bare address whatever the reply (containerd reads it on
+        // restart, the crate on shutdown)
         write_address(Path::new("address"), &address)?;
-        Ok(address)
+        let max = std::env::var(reply::MAX_VERSION_ENV).ok();
+        Ok(reply::start_reply(&address, max.as_deref()))
     }
 
     /// Cleans up after a shim that died: kills what is left of the container, unmounts its
