@@ -173,18 +173,27 @@ fn ctr_recording_that_cannot_be_written_is_logged_and_an_event_and_the_task_exit
         "no supervisor error in the shim log:\n{}",
         log()
     );
-    // FIXME(issue 9): `ctr events` of containerd 1.7 and 2.1 never shows this event (the log
-    // line above is there); until the cause is found the event is checked on 1.6 only.
-    assert!(
-        containerd_version() != "1.6"
-            || wait_until(SETTLE, || cd
+    // ctr of containerd 1.7 and 2.x links no decoder for google.protobuf.StringValue: it gets
+    // the event and only warns ("type with url google.protobuf.StringValue: not found"), so
+    // there the event is seen in ctr's stderr, without its body; 1.6's ctr prints it.
+    if containerd_version() == "1.6" {
+        assert!(
+            wait_until(SETTLE, || cd
                 .events()
                 .iter()
                 .any(|e| e.topic == "/pinhole/supervisor-error"
                     && e.body.to_string().contains(&c.id))),
-        "no /pinhole/supervisor-error event: {:?}",
-        cd.events().iter().map(|e| &e.topic).collect::<Vec<_>>()
-    );
+            "no /pinhole/supervisor-error event: {:?}",
+            cd.events().iter().map(|e| &e.topic).collect::<Vec<_>>()
+        );
+    } else {
+        let err = || fs::read_to_string(cd.dir.join("events.err")).unwrap_or_default();
+        assert!(
+            wait_until(SETTLE, || err().contains("google.protobuf.StringValue")),
+            "ctr events got no StringValue event: {}",
+            err()
+        );
+    }
     cd.ctr(&["version"]).assert_ok();
     c.assert_clean();
 }

@@ -465,7 +465,14 @@ impl Containerd {
             .args(["events", &format!("namespace=={NS}")])
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(Stdio::null())
+            // ctr's warnings (e.g. an event it cannot decode) are worth keeping beside the log
+            .stderr(
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.join("events.err"))
+                    .map_err(|e| format!("events.err: {e}"))?,
+            )
             .spawn()
             .map_err(|e| format!("ctr events: {e}"))?;
         *self.events.lock().unwrap() = Some(child);
