@@ -632,3 +632,51 @@ fn state_is_owner_only() {
     remove_ok(&c);
     c.assert_clean();
 }
+
+/// Issue 9 item 4: `-info` answers the `RuntimeInfo` containerd asks for. On containerd 2.x
+/// containerd itself runs it (`ctr plugins inspect-runtime`) and must show pinhole's name and
+/// its OCI features (user namespaces among them); 1.x has no such client, so the shim's answer
+/// is decoded as containerd would.
+#[test]
+fn runtime_info_is_what_containerd_reads() {
+    use containerd_shim_protos::protobuf::Message;
+    use containerd_shim_protos::types::introspection::RuntimeInfo;
+    if is_runc() {
+        return eprintln!("skipped: pinhole's own -info");
+    }
+    let cd = Containerd::shared();
+    let features: serde_json::Value = if containerd_v2() {
+        let o = cd.ctr(&["plugins", "inspect-runtime", "--runtime", PINHOLE_RUNTIME]);
+        o.assert_ok();
+        let v: serde_json::Value = serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| panic!("inspect-runtime printed no JSON ({e}): {o}"));
+        assert_eq!(v["Name"], "containerd-shim-pinhole-v2", "{o}");
+        v["Features"].clone()
+    } else {
+        let bin = cd.dir.join("bin").join(shim_binary_name());
+        let o = std::process::Command::new(&bin)
+            .arg("-info")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run -info");
+        assert!(o.status.success(), "{o:?}");
+        let info = RuntimeInfo::parse_from_bytes(&o.stdout).expect("a RuntimeInfo protobuf");
+        assert_eq!(info.name, "containerd-shim-pinhole-v2");
+        assert_eq!(
+            info.features.type_url,
+            "types.containerd.io/opencontainers/runtime-spec/1/features/Features"
+        );
+        serde_json::from_slice(&info.features.value).expect("features JSON")
+    };
+    let ns = features["linux"]["namespaces"]
+        .as_array()
+        .expect("namespaces");
+    assert!(ns.iter().any(|n| n == "user"), "{features}");
+    let actions = &features["linux"]["seccomp"]["actions"];
+    assert!(
+        actions
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "SCMP_ACT_ERRNO")),
+        "{features}"
+    );
+}

@@ -20,6 +20,7 @@ mod containerd;
 use containerd::*;
 use containerd_shim_protos::api::*;
 use containerd_shim_protos::protobuf::well_known_types::any::Any;
+use containerd_shim_protos::protobuf::Message;
 use containerd_shim_protos::shim_sync::TaskClient;
 use containerd_shim_protos::ttrpc::{self, context, Code};
 use serde_json::{json, Value};
@@ -116,6 +117,41 @@ fn pb_string(field: u8, s: &str) -> Vec<u8> {
     v
 }
 
+/// The address of a `containerd.runtime.bootstrap.v1.BootstrapResult` reply, after checking
+/// that it says version 3 over ttrpc.
+#[track_caller]
+fn bootstrap_result_address(reply: &[u8]) -> String {
+    use containerd_shim_protos::protobuf::CodedInputStream;
+    let mut input = CodedInputStream::from_bytes(reply);
+    let (mut version, mut address, mut protocol) = (0, String::new(), String::new());
+    while let Some(tag) = input.read_raw_tag_or_eof().expect("a protobuf reply") {
+        match tag {
+            0x08 => version = input.read_int32().expect("version"),
+            0x12 => address = input.read_string().expect("address"),
+            0x1a => protocol = input.read_string().expect("protocol"),
+            t => panic!("unexpected field tag {t:#x} in the reply {reply:?}"),
+        }
+    }
+    assert_eq!((version, protocol.as_str()), (3, "ttrpc"), "{reply:?}");
+    address
+}
+
+/// One call of task API v3 (`containerd.task.v3.Task/<method>`), as containerd 2.x's v3
+/// client makes it.
+fn call_v3<Req: Message, Resp: Message>(
+    client: &ttrpc::Client,
+    method: &str,
+    req: &Req,
+) -> ttrpc::Result<Resp> {
+    let mut creq = ttrpc::Request::new();
+    creq.service = "containerd.task.v3.Task".into();
+    creq.method = method.into();
+    creq.timeout_nano = CALL.as_nanos() as i64;
+    creq.payload = req.write_to_bytes().expect("encode request");
+    let res = client.request(creq)?;
+    Ok(Resp::parse_from_bytes(&res.payload).expect("decode response"))
+}
+
 /// `runtimeoptions.v1.Options{config_path}` as containerd sends it for non-runc runtimes.
 fn runtime_options(config_path: &str) -> Any {
     let mut a = Any::new();
@@ -199,8 +235,15 @@ struct Shim {
 }
 
 impl Shim {
-    /// Writes a bundle for `id` (config.json = `spec`) and starts the shim there.
+    /// Writes a bundle for `id` (config.json = `spec`) and starts the shim there, the way
+    /// containerd 1.x to 2.2 start it (flags and environment).
     fn start(name: &str) -> Shim {
+        Shim::start_as(name, false)
+    }
+
+    /// [`Shim::start`], the way containerd 2.3 starts it when `bootstrap`: a
+    /// `BootstrapParams` on stdin, a `BootstrapResult` on stdout (task API v3).
+    fn start_as(name: &str, bootstrap: bool) -> Shim {
         let cd = Containerd::shared();
         let bin = shim_bin().unwrap_or_else(|e| panic!("{e}"));
         LIVE.fetch_add(1, Ordering::SeqCst);
@@ -226,13 +269,31 @@ impl Shim {
         // containerd creates and reads `<bundle>/log` before `start`; the shim cannot run
         // without it
         shim.log = Some(ShimLog::open(&bundle.join("log")));
+        let ttrpc_address = cd.dir.join("containerd.sock.ttrpc");
         let mut cmd = Command::new(&bin);
         cmd.current_dir(&bundle)
-            .env("TTRPC_ADDRESS", cd.dir.join("containerd.sock.ttrpc"))
+            .env("TTRPC_ADDRESS", &ttrpc_address)
+            .env("MAX_SHIM_VERSION", "2")
             .args(["-namespace", API_NS, "-id", &id, "-address"])
             .arg(&cd.sock)
             .args(["-publish-binary", PUBLISH_BINARY, "start"]);
-        let o = run_cmd(cmd, Duration::from_secs(10));
+        let stdin = if bootstrap {
+            let params = [
+                pb_string(1, &id),
+                pb_string(2, API_NS),
+                pb_string(4, "2.3.0"),
+                pb_string(5, ttrpc_address.to_str().unwrap()),
+                pb_string(6, cd.sock.to_str().unwrap()),
+                pb_string(7, PUBLISH_BINARY),
+            ]
+            .concat();
+            let f = shim.tmp.as_ref().unwrap().path().join("bootstrap.pb");
+            fs::write(&f, params).expect("write bootstrap params");
+            fs::File::open(&f).expect("open bootstrap params").into()
+        } else {
+            std::process::Stdio::null()
+        };
+        let o = run_cmd_stdin(cmd, stdin, Duration::from_secs(10));
         // record the daemon first, so Drop kills it whatever happens next
         if let Some(&pid) = cd.shims_with_id(&id).first() {
             shim.pid = pid;
@@ -243,7 +304,13 @@ impl Shim {
             "shim start failed: {o}\nshim log:\n{}",
             shim.log_text()
         );
-        shim.address = o.stdout.trim().to_string();
+        shim.address = if bootstrap {
+            bootstrap_result_address(o.stdout.as_bytes())
+        } else {
+            let reply: Value = serde_json::from_str(&o.stdout).expect("a JSON reply");
+            assert_eq!(reply["version"], 2, "{o}");
+            reply["address"].as_str().unwrap_or_default().to_string()
+        };
         assert!(
             shim.address.starts_with("unix:///run/containerd/s/"),
             "start printed no shim address: {o}"
@@ -645,6 +712,95 @@ fn unknown_ids_are_not_found() {
 
     s.assert_task_gone(g);
     s.shutdown();
+}
+
+/// containerd 2.3's start: `BootstrapParams` on stdin, a `BootstrapResult` (version 3) back,
+/// then the whole task lifecycle over task API v3 — the same handlers as v2, with the same
+/// errors.
+#[test]
+fn bootstrap_start_serves_task_api_v3() {
+    let mut s = Shim::start_as("api-v3", true);
+    let raw = ttrpc::Client::connect(&s.address).expect("connect");
+    let mut req = ConnectRequest::new();
+    req.id = s.id.clone();
+    let r: ConnectResponse = call_v3(&raw, "Connect", &req).expect("v3 Connect");
+    assert_eq!(r.shim_pid as i32, s.pid);
+
+    let ghost = format!("{}-ghost", s.id);
+    let mut req = StateRequest::new();
+    req.id = ghost.clone();
+    assert_status(
+        "v3 State of an unknown task",
+        call_v3::<_, StateResponse>(&raw, "State", &req),
+        Code::NOT_FOUND,
+        &[&ghost],
+    );
+
+    let id = s.id.clone();
+    let r: CreateTaskResponse = call_v3(&raw, "Create", &s.create_req(&id)).expect("v3 Create");
+    assert!(r.pid > 0, "{r:?}");
+    let mut req = StartRequest::new();
+    req.id = id.clone();
+    let _: StartResponse = call_v3(&raw, "Start", &req).expect("v3 Start");
+    let mut req = KillRequest::new();
+    req.id = id.clone();
+    req.signal = 9;
+    let _: Empty = call_v3(&raw, "Kill", &req).expect("v3 Kill");
+    let mut req = WaitRequest::new();
+    req.id = id.clone();
+    let w: WaitResponse = call_v3(&raw, "Wait", &req).expect("v3 Wait");
+    assert_eq!(w.exit_status, 137, "{w:?}");
+    let mut req = DeleteRequest::new();
+    req.id = id.clone();
+    let d: DeleteResponse = call_v3(&raw, "Delete", &req).expect("v3 Delete");
+    assert_eq!(d.exit_status, 137, "{d:?}");
+    s.assert_task_gone(&id);
+    s.shutdown();
+}
+
+/// A bootstrap message that is not protobuf, or contradicts the flags, is refused on stderr
+/// with a non-zero exit, and no shim is started.
+#[test]
+fn malformed_bootstrap_is_a_clear_error() {
+    let cd = Containerd::shared();
+    let bin = shim_bin().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir_in("/tmp").expect("temp dir");
+    let id = unique_id("api-badboot");
+    let cases: [(&str, Vec<u8>, &str); 2] = [
+        (
+            "json",
+            b"{\"instance_id\":1}".to_vec(),
+            "malformed bootstrap message",
+        ),
+        (
+            "contradiction",
+            [
+                pb_string(1, "someone-else"),
+                pb_string(2, API_NS),
+                pb_string(4, "2.3.0"),
+            ]
+            .concat(),
+            "contradicts -id",
+        ),
+    ];
+    for (name, params, want) in cases {
+        let f = tmp.path().join(name);
+        fs::write(&f, params).unwrap();
+        let mut cmd = Command::new(&bin);
+        cmd.current_dir(tmp.path())
+            .env("TTRPC_ADDRESS", cd.dir.join("containerd.sock.ttrpc"))
+            .args(["-namespace", API_NS, "-id", &id, "-address"])
+            .arg(&cd.sock)
+            .args(["-publish-binary", PUBLISH_BINARY, "start"]);
+        let o = run_cmd_stdin(cmd, fs::File::open(&f).unwrap().into(), CALL);
+        assert_ne!(o.code, 0, "{name}: {o}");
+        assert!(o.stderr.contains(want), "{name}: {o}");
+        assert!(o.stdout.is_empty(), "{name}: {o}");
+        assert!(
+            cd.shims_with_id(&id).is_empty(),
+            "{name}: a shim was started"
+        );
+    }
 }
 
 /// Create requests the shim must refuse before anything exists: unsupported rootfs mount type,

@@ -9,6 +9,7 @@
 pub mod caps;
 pub mod cgroups;
 pub mod container;
+pub mod features;
 pub mod init;
 pub mod mountinfo;
 pub mod policy;

@@ -1,11 +1,13 @@
 //! `containerd-shim-pinhole-v2`: the containerd shim v2 for pinhole.
 //!
-//! One shim process per pod (grouped by `io.kubernetes.cri.sandbox-id`), task API v2 served
-//! over ttrpc with the `containerd-shim` crate's 0.11 line (accepted by containerd 1.6, 1.7
-//! and 2.x), through the bounded ttrpc server of `serve`. Every container is built by the pinhole sandbox library under the handler's policy
+//! One shim process per pod (grouped by `io.kubernetes.cri.sandbox-id`), task API v2 and v3
+//! served over ttrpc with the `containerd-shim` crate's 0.11 line (containerd 1.6, 1.7 and
+//! 2.x), through the bounded ttrpc server of `serve`. Every container is built by the pinhole sandbox library under the handler's policy
 //! ceiling.
 
+mod bootstrap;
 mod group;
+mod info;
 mod io;
 mod lifetime;
 mod metrics;
@@ -13,6 +15,7 @@ mod reply;
 mod serve;
 mod service;
 mod shim;
+mod start;
 
 fn main() {
     // One malloc arena: the shim's threads are mostly parked (copiers, waiters, events), and

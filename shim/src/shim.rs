@@ -9,7 +9,6 @@ use containerd_shim::{Config, ExitSignal, Flags, StartOpts};
 use log::{info, warn};
 
 use crate::group;
-use crate::reply;
 use crate::service::Service;
 
 /// The runtime id containerd knows us by.
@@ -42,8 +41,8 @@ impl containerd_shim::Shim for PinholeShim {
         }
     }
 
-    /// Prints the address of the group's shim, starting it if it does not run yet, in the
-    /// form containerd reads ([`reply`]).
+    /// The address of the group's shim, starting it if it does not run yet (the reply is
+    /// [`crate::start`]'s).
     fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
         let bundle = std::env::current_dir().map_err(io_err("current dir"))?;
         let group = group::key(&bundle, &opts.id);
@@ -51,13 +50,15 @@ impl containerd_shim::Shim for PinholeShim {
         let address = if socket_alive(&address) {
             address
         } else {
-            containerd_shim::spawn(opts, &group, Vec::new())?.1
+            // the daemon publishes events there (given by the environment or, from containerd
+            // 2.3 on, by the bootstrap parameters)
+            let ttrpc = opts.ttrpc_address.clone();
+            containerd_shim::spawn(opts, &group, vec![("TTRPC_ADDRESS", ttrpc.as_str())])?.1
         };
         // the `address` file holds the bare address whatever the reply (containerd reads it on
         // restart, the crate on shutdown)
         write_address(Path::new("address"), &address)?;
-        let max = std::env::var(reply::MAX_VERSION_ENV).ok();
-        Ok(reply::start_reply(&address, max.as_deref()))
+        Ok(address)
     }
 
     /// Cleans up after a shim that died: kills what is left of the container, unmounts its

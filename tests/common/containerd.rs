@@ -171,7 +171,12 @@ fn describe(cmd: &Command) -> String {
 
 /// Runs `cmd` (stdin /dev/null, stdout/stderr to temp files: a daemon that inherits them cannot
 /// block us) and kills it after `timeout`.
-pub fn run_cmd(mut cmd: Command, timeout: Duration) -> Out {
+pub fn run_cmd(cmd: Command, timeout: Duration) -> Out {
+    run_cmd_stdin(cmd, Stdio::null(), timeout)
+}
+
+/// [`run_cmd`] with `stdin` as the command's standard input.
+pub fn run_cmd_stdin(mut cmd: Command, stdin: Stdio, timeout: Duration) -> Out {
     let desc = describe(&cmd);
     let tmp = std::env::temp_dir();
     static N: AtomicU32 = AtomicU32::new(0);
@@ -180,7 +185,7 @@ pub fn run_cmd(mut cmd: Command, timeout: Duration) -> Out {
     let (po, pe) = (base.with_extension("out"), base.with_extension("err"));
     let fo = File::create(&po).expect("create stdout file");
     let fe = File::create(&pe).expect("create stderr file");
-    cmd.stdin(Stdio::null()).stdout(fo).stderr(fe);
+    cmd.stdin(stdin).stdout(fo).stderr(fe);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

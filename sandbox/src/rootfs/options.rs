@@ -7,6 +7,41 @@ use super::sys::{
     MOUNT_ATTR_STRICTATIME,
 };
 
+/// Every option [`MountOptions::parse`] and [`Propagation::parse`] recognise (anything else is
+/// filesystem data), for the features document.
+pub const KNOWN_OPTIONS: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "dev",
+    "diratime",
+    "exec",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nomand",
+    "norelatime",
+    "nosuid",
+    "private",
+    "rbind",
+    "relatime",
+    "remount",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "ro",
+    "rw",
+    "shared",
+    "slave",
+    "strictatime",
+    "suid",
+    "sync",
+    "unbindable",
+];
+
 /// Mount propagation type requested by an option or `linux.rootfsPropagation`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Propagation {
@@ -172,5 +207,14 @@ mod tests {
             Some(libc::MS_SLAVE)
         );
         assert_eq!(Propagation::parse("rfoo"), None);
+    }
+
+    #[test]
+    fn every_known_option_is_recognised() {
+        for opt in KNOWN_OPTIONS {
+            let o = MountOptions::parse(&[*opt]);
+            assert!(o.data.is_empty(), "{opt} is passed on as filesystem data");
+        }
+        assert_eq!(MountOptions::parse(&["mode=755"]).data, ["mode=755"]);
     }
 }

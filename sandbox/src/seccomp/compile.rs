@@ -146,7 +146,7 @@ pub(crate) fn compile(seccomp: &LinuxSeccomp, optional: &[String]) -> Result<Fil
 }
 
 /// Turns an OCI action (plus optional errno) into a `SECCOMP_RET_*` value.
-fn resolve_action(
+pub(super) fn resolve_action(
     action: LinuxSeccompAction,
     errno_ret: Option<u32>,
     field: &str,

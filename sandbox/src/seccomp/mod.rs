@@ -85,6 +85,7 @@ mod asm;
 mod cache;
 mod compile;
 mod error;
+pub mod features;
 mod filter;
 mod install;
 mod interp;

@@ -1,9 +1,10 @@
 //! The shim daemon, in place of `containerd_shim::run`'s serve path: same flags, logger,
 //! publisher, reaper and socket handling, but the ttrpc server is ours ([`server`]), with
-//! bounded threads and connections. `start`, `delete`, `-v` and `-info` stay the crate's.
+//! bounded threads and connections. `delete` and `-v` stay the crate's.
 //!
-//! Methods are registered by path (`/containerd.task.v2.Task/<Method>`), so task API v3 can
-//! be served beside v2 by registering the same handlers under `/containerd.task.v3.Task/`.
+//! Methods are registered by path (`/containerd.task.v2.Task/<Method>`): task API v3 is served
+//! beside v2 by registering the same handlers under `/containerd.task.v3.Task/`. `start` is
+//! ours too ([`crate::start`]: the bootstrap protocol and the versioned reply).
 
 pub mod server;
 #[cfg(test)]
@@ -34,6 +35,8 @@ use server::{Method, Methods, Server};
 const TTRPC_ADDRESS: &str = "TTRPC_ADDRESS";
 /// The task API v2 service name, as ttrpc dispatches on it.
 pub const TASK_V2: &str = "containerd.task.v2.Task";
+/// The task API v3 service name (containerd 2.x; same methods and messages as v2).
+pub const TASK_V3: &str = "containerd.task.v3.Task";
 /// How long the shim waits for running requests to be answered when it exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -41,11 +44,23 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub fn run() {
     let args: Vec<OsString> = std::env::args_os().collect();
     let flags = match containerd_shim::parse(&args[1..]) {
-        Ok(f) if f.action.is_empty() && !f.version && !f.info => f,
-        // start, delete, version, info and bad arguments: the crate's handling
-        _ => return containerd_shim::run::<PinholeShim>(RUNTIME_ID, None),
+        Ok(f) => f,
+        // bad arguments: the crate's handling (and message)
+        Err(_) => return containerd_shim::run::<PinholeShim>(RUNTIME_ID, None),
     };
-    if let Err(e) = serve(flags) {
+    let done = if flags.version {
+        crate::info::print_version()
+    } else if flags.info {
+        crate::info::print_info()
+    } else if flags.action == "start" {
+        crate::start::run(flags)
+    } else if flags.action.is_empty() {
+        serve(flags)
+    } else {
+        // delete: the crate's handling
+        return containerd_shim::run::<PinholeShim>(RUNTIME_ID, None);
+    };
+    if let Err(e) = done {
         eprintln!("{RUNTIME_ID}: {e}");
         std::process::exit(1);
     }
@@ -108,19 +123,25 @@ fn serve(flags: Flags) -> Result<(), String> {
     Ok(())
 }
 
-/// Task API v2: ttrpc's generated handlers, with Wait answered without holding a thread.
+/// Task API v2 and v3 (`containerd.task.v3.Task`, the same messages in another proto package)
+/// from the same handlers: ttrpc's generated ones, with Wait answered without holding a
+/// thread. containerd picks the version from the reply of `start` ([`crate::reply`]).
 pub fn task_methods(service: Arc<Service>) -> Methods {
-    let mut methods: Methods = create_task(service.clone())
-        .into_iter()
-        .map(|(path, h)| (path, Method::Blocking(h)))
-        .collect();
-    let waiter = service.waiter();
-    methods.insert(
-        format!("/{TASK_V2}/Wait"),
-        Method::Deferred(Box::new(move |req, responder| {
-            waiter.wait(&req.payload, move |r| responder.answer(r))
-        })),
-    );
+    let mut methods = Methods::new();
+    for name in [TASK_V2, TASK_V3] {
+        let prefix = format!("/{name}/");
+        for (path, h) in create_task(service.clone()) {
+            let method = path.rsplit('/').next().unwrap_or_default();
+            methods.insert(format!("{prefix}{method}"), Method::Blocking(h));
+        }
+        let waiter = service.waiter();
+        methods.insert(
+            format!("{prefix}Wait"),
+            Method::Deferred(Box::new(move |req, responder| {
+                waiter.wait(&req.payload, move |r| responder.answer(r))
+            })),
+        );
+    }
     methods
 }
 

@@ -127,6 +127,8 @@ enum Verb {
     /// Show, diff, check, compile and merge seccomp profiles.
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
+    /// Print the OCI runtime features document (runtime-spec features.md) as JSON.
+    Features,
     /// Internal: the container init role.
     #[command(hide = true)]
     Init,
@@ -160,6 +162,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.verb {
         Verb::Surface(args) => return surface::run(args, &cli.root),
         Verb::Profile(cmd) => return profile::run(cmd, &cli.root),
+        Verb::Features => {
+            let doc = pinhole_sandbox::features::features();
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            return Ok(0);
+        }
         _ => {}
     }
     let root = Root::new(&cli.root)?;
@@ -215,7 +222,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         } => exec(&root, &id, process, cwd, env, user, command),
         Verb::Denials { json, id } => denials::denials(&root, &id, json),
         Verb::Init => unreachable!("handled before parsing"),
-        Verb::Surface(_) | Verb::Profile(_) => unreachable!("handled above"),
+        Verb::Surface(_) | Verb::Profile(_) | Verb::Features => unreachable!("handled above"),
     }
 }
 
