@@ -549,3 +549,42 @@ fn cri_recording_gives_the_profile_the_cli_records() {
     cri.rmp(&pod.id).expect("RemovePodSandbox");
     pod.assert_clean();
 }
+
+/// Issue 9 item 3: pods always go away. Three kubelets' worth of pods come and go at once
+/// (host and pod network, a running container in each, stopped by StopPodSandbox without a
+/// StopContainer first, as the kubelet does on pod deletion); every one must leave no shim,
+/// socket, mount, cgroup or process, on every containerd of the matrix.
+#[test]
+fn pods_always_go_away() {
+    let workers: Vec<_> = (0..3)
+        .map(|w| {
+            std::thread::spawn(move || {
+                for i in 0..8 {
+                    let net = if (w + i) % 2 == 0 {
+                        Net::Host
+                    } else {
+                        Net::Pod
+                    };
+                    let pod = Pod::run("churn", "pinhole", net, |_| {})
+                        .unwrap_or_else(|e| panic!("RunPodSandbox {w}/{i}: {e}"));
+                    let c = pod.create_start("app", &sh_cmd("sleep 300"), |_| {});
+                    pod.note();
+                    assert!(pod.container_pid(&c).is_some(), "{w}/{i}: no pid");
+                    pod.cri
+                        .stopp(&pod.id)
+                        .unwrap_or_else(|e| panic!("StopPodSandbox {w}/{i}: {e}"));
+                    pod.cri
+                        .rmp(&pod.id)
+                        .unwrap_or_else(|e| panic!("RemovePodSandbox {w}/{i}: {e}"));
+                    pod.assert_clean();
+                }
+            })
+        })
+        .collect();
+    let failed: Vec<String> = workers
+        .into_iter()
+        .enumerate()
+        .filter_map(|(w, h)| h.join().err().map(|e| format!("worker {w}: {e:?}")))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}

@@ -758,6 +758,54 @@ fn bootstrap_start_serves_task_api_v3() {
     s.shutdown();
 }
 
+/// A grouped shim told to Shutdown while tasks remain keeps serving them (containerd sends
+/// Shutdown after deleting each task of a group; 2.x may send it for the sandbox's task while
+/// the pod's containers still run): it exits only once the last task is deleted.
+#[test]
+fn shutdown_with_tasks_left_keeps_serving() {
+    let mut s = Shim::start("api-keep");
+    let a = s.id.clone();
+    let b = format!("{a}-b");
+    s.bundle_with(&b, &spec(&b).to_string());
+    for id in [&a, &b] {
+        s.task().create(ctx(), &s.create_req(id)).expect("Create");
+        s.start_task(id, "").expect("Start");
+    }
+    let shutdown = |s: &Shim| {
+        let mut req = ShutdownRequest::new();
+        req.id = a.clone();
+        s.task()
+            .shutdown(ctx(), &req)
+            .expect("Shutdown with tasks left");
+    };
+    shutdown(&s);
+    std::thread::sleep(Duration::from_millis(300));
+    s.assert_up("Shutdown with two tasks");
+    for id in [&a, &b] {
+        let st = s.state_of(id, "").expect("State after Shutdown");
+        assert_eq!(
+            st.status(),
+            containerd_shim_protos::types::task::Status::RUNNING,
+            "{id}"
+        );
+    }
+    s.kill(&a, "", 9).expect("Kill a");
+    s.wait(&a, "").expect("Wait a");
+    s.delete(&a, "").expect("Delete a");
+    shutdown(&s);
+    std::thread::sleep(Duration::from_millis(300));
+    s.assert_up("Shutdown with one task left");
+    let st = s.state_of(&b, "").expect("State of b");
+    assert_eq!(
+        st.status(),
+        containerd_shim_protos::types::task::Status::RUNNING
+    );
+    s.kill(&b, "", 9).expect("Kill b");
+    s.wait(&b, "").expect("Wait b");
+    s.delete(&b, "").expect("Delete b");
+    s.shutdown();
+}
+
 /// A bootstrap message that is not protobuf, or contradicts the flags, is refused on stderr
 /// with a non-zero exit, and no shim is started.
 #[test]

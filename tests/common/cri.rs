@@ -699,6 +699,15 @@ pub fn namespaces(net: Net) -> NamespaceOption {
     }
 }
 
+/// The socket a shim daemon serves: the value of `-socket` on its command line.
+fn shim_socket(pid: i32) -> Option<PathBuf> {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let i = args.iter().position(|a| *a == b"-socket")?;
+    let addr = std::str::from_utf8(args.get(i + 1)?).ok()?;
+    Some(PathBuf::from(addr.trim_start_matches("unix://")))
+}
+
 /// One pod sandbox; cleaned up on drop.
 pub struct Pod {
     pub cri: &'static Cri,
@@ -716,6 +725,8 @@ pub struct Pod {
     procs: RefCell<Vec<(i32, u64)>>,
     /// (pid, start time) of shims seen serving this pod
     shims: RefCell<Vec<(i32, u64)>>,
+    /// the ttrpc sockets those shims serve (`-socket` of their command line)
+    sockets: RefCell<Vec<PathBuf>>,
     /// mounts seen for this pod (netns, shm, rootfs)
     netns: RefCell<Option<String>>,
     cleaned: RefCell<bool>,
@@ -782,6 +793,7 @@ impl Pod {
             containers: RefCell::new(Vec::new()),
             procs: RefCell::new(Vec::new()),
             shims: RefCell::new(Vec::new()),
+            sockets: RefCell::new(Vec::new()),
             netns: RefCell::new(None),
             cleaned: RefCell::new(false),
         };
@@ -924,6 +936,7 @@ impl Pod {
                     if let Some(t) = proc_start_time(a) {
                         if !self.shims.borrow().contains(&(a, t)) {
                             self.shims.borrow_mut().push((a, t));
+                            self.sockets.borrow_mut().extend(shim_socket(a));
                         }
                     }
                 }
@@ -1033,6 +1046,11 @@ impl Pod {
         for &(p, t) in self.procs.borrow().iter() {
             if proc_alive(p, t) {
                 l.push(format!("process {p} still running: {:?}", proc_cmdline(p)));
+            }
+        }
+        for sock in self.sockets.borrow().iter() {
+            if sock.exists() {
+                l.push(format!("shim socket left: {}", sock.display()));
             }
         }
         let dir = self.cri.dir.to_string_lossy().into_owned();
