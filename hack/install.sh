@@ -6,23 +6,28 @@ set -euo pipefail
 usage() {
   cat >&2 <<EOF
 usage: $(basename "$0") [--prefix DIR] [--config FILE] [--policy-dir DIR] [--bin-dir DIR]
-                  [--restart] [--uninstall] [--dry-run]
+                  [--containerd BIN] [--config-version 2|3] [--restart] [--uninstall] [--dry-run]
   Builds the release shim (static PIE) and the release pinhole CLI, unless --bin-dir names a
   directory holding prebuilt containerd-shim-pinhole-v2 and pinhole; installs both into
   PREFIX/bin with install(1) (a new inode: running shims keep their code); installs
   runtimeclass/policies/* into the policy dir (a locally modified policy is kept as NAME.bak);
-  merges runtimeclass/containerd/config-v{2,3}.toml (matching the config's version) into the
+  merges runtimeclass/containerd/config-v{2,3}.toml (matching the config's version; a new
+  config gets the version the node's containerd reads natively: 2 for 1.x, 3 for 2.x) into the
   containerd config between the lines
     $BEGIN_MARK
     $END_MARK
   (re-running replaces that block), keeping FILE.pinhole-bak.<date>, and validates the result
-  with 'containerd config dump' when containerd is installed (restoring FILE if it fails).
+  with that containerd's 'config dump' when it is installed (restoring FILE if it fails).
   Nodes are not labelled; the kubectl commands to run are printed.
   --prefix DIR      binaries go to DIR/bin (default /usr/local)
   --config FILE     containerd config (default /etc/containerd/config.toml; created as a
                     minimal config when missing)
   --policy-dir DIR  handler policies, named by the handlers' ConfigPath (default /etc/pinhole)
   --bin-dir DIR     install prebuilt binaries from DIR instead of building
+  --containerd BIN  the node's containerd binary, whose version decides the fragment and which
+                    validates the result (default: containerd on PATH)
+  --config-version N  write a new config as version N (2 or 3) whatever containerd's version;
+                    an existing config keeps its own version
   --restart         restart containerd afterwards (systemctl)
   --uninstall       remove the config block, the binaries and the policies again
   --dry-run         print the config diff and the actions; change nothing
@@ -42,19 +47,24 @@ PREFIX=/usr/local
 CONFIG=/etc/containerd/config.toml
 POLICY_DIR=/etc/pinhole
 BIN_DIR=
+CONTAINERD_BIN=containerd
+FORCED_VERSION=
 RESTART=0
 UNINSTALL=0
 DRY_RUN=0
 
 while [ $# -gt 0 ]; do
   case $1 in
-    --prefix | --config | --policy-dir | --bin-dir)
+    --prefix | --config | --policy-dir | --bin-dir | --containerd | --config-version)
       if [ $# -lt 2 ] || [ -z "$2" ]; then echo "error: $1 needs an argument" >&2; usage; fi
       case $1 in
         --prefix) PREFIX=$2 ;;
         --config) CONFIG=$2 ;;
         --policy-dir) POLICY_DIR=$2 ;;
         --bin-dir) BIN_DIR=$2 ;;
+        --containerd) CONTAINERD_BIN=$2 ;;
+        --config-version)
+          case $2 in 2 | 3) FORCED_VERSION=$2 ;; *) echo "error: --config-version $2: must be 2 or 3" >&2; usage ;; esac ;;
       esac
       shift 2
       ;;
@@ -100,15 +110,25 @@ unused_name() {
   printf '%s' "$p"
 }
 
-# containerd's major version, empty when containerd is not installed.
+# The node's containerd version ("2.1.9+unknown" -> 2.1.9), empty when it is not installed.
 CONTAINERD_VERSION=
-if command -v containerd >/dev/null 2>&1; then
-  CONTAINERD_VERSION=$(containerd --version 2>/dev/null | awk '{print $3}')
+if command -v "$CONTAINERD_BIN" >/dev/null 2>&1; then
+  CONTAINERD_VERSION=$("$CONTAINERD_BIN" --version 2>/dev/null | awk '{print $3}')
   CONTAINERD_VERSION=${CONTAINERD_VERSION#v}
+  [ -n "$CONTAINERD_VERSION" ] || die "$CONTAINERD_BIN --version names no version"
+elif [ "$CONTAINERD_BIN" != containerd ]; then
+  die "--containerd $CONTAINERD_BIN: not an executable"
 fi
 CONTAINERD_MAJOR=${CONTAINERD_VERSION%%.*}
-# Config version for a new file: what the installed containerd writes (2.x: 3), else 2.
-if [ -n "$CONTAINERD_MAJOR" ] && [ "$CONTAINERD_MAJOR" -ge 2 ] 2>/dev/null; then DEFAULT_VERSION=3; else DEFAULT_VERSION=2; fi
+# Config version for a new file: what that containerd reads natively (2.x: 3), else 2.
+if [ -n "$CONTAINERD_MAJOR" ] && [ "$CONTAINERD_MAJOR" -ge 2 ] 2>/dev/null; then NATIVE_VERSION=3; else NATIVE_VERSION=2; fi
+DEFAULT_VERSION=$NATIVE_VERSION
+if [ -n "$FORCED_VERSION" ]; then
+  if [ "$FORCED_VERSION" = 3 ] && [ "$NATIVE_VERSION" = 2 ] && [ -n "$CONTAINERD_VERSION" ]; then
+    die "--config-version 3: containerd $CONTAINERD_VERSION reads config version 2 only (version 3 needs containerd 2.x)"
+  fi
+  DEFAULT_VERSION=$FORCED_VERSION
+fi
 
 # ---------------------------------------------------------------------------------------------
 # containerd config: split into head / block / tail, compute the new file in $WORK/new.
@@ -199,8 +219,8 @@ install_config_block() {
     1) die "$CONFIG is a version 1 containerd config, which pinhole does not support; migrate it to version 2 first" ;;
     *) die "$CONFIG has an unsupported config version '$CFG_VERSION' (pinhole supports 2 and 3)" ;;
   esac
-  if [ "$CFG_VERSION" = 3 ] && [ -n "$CONTAINERD_MAJOR" ] && [ "$DEFAULT_VERSION" = 2 ]; then
-    warn "$CONFIG is a version 3 config but containerd $CONTAINERD_VERSION only knows version 2: the pinhole handlers need containerd 2.x"
+  if [ "$CFG_VERSION" = 3 ] && [ -n "$CONTAINERD_MAJOR" ] && [ "$NATIVE_VERSION" = 2 ]; then
+    die "$CONFIG is a version 3 config, which containerd $CONTAINERD_VERSION cannot read (it reads version 2 only; version 3 needs containerd 2.x): nothing changed"
   fi
   frag=$REPO/runtimeclass/containerd/config-v$CFG_VERSION.toml
   [ -f "$frag" ] || die "missing fragment $frag"
@@ -269,12 +289,11 @@ check_config() {
     warn "containerd is not installed: $CONFIG not validated"
     return 0
   fi
-  if ! containerd --config "$file" config dump >"$WORK/dump" 2>"$WORK/dump.err"; then
+  if ! "$CONTAINERD_BIN" --config "$file" config dump >"$WORK/dump" 2>"$WORK/dump.err"; then
     echo "containerd cannot load it: $(grep -v '^[[:space:]]*$' "$WORK/dump.err" | tail -n1)"
     return 1
   fi
   [ "$mode" = install ] || return 0
-  if [ "$CFG_VERSION" = 3 ] && [ "$DEFAULT_VERSION" = 2 ]; then return 0; fi # see the warning above
   grep -q 'io\.containerd\.pinhole\.v2' "$WORK/dump" || {
     echo "containerd loads it but configures no io.containerd.pinhole.v2 runtime"
     return 1

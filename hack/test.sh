@@ -86,8 +86,9 @@ fuzz_stage() {
   fi
   return $rc
 }
-# Test binaries that drive a private containerd (tests/common/containerd.rs and cri.rs).
-CONTAINERD_TESTS=(shim shim_api shim_escapes shim_record shim_storm cri)
+# Test binaries that drive a private containerd (tests/common/containerd.rs and cri.rs) or
+# validate with the version's containerd (install.rs).
+CONTAINERD_TESTS=(shim shim_api shim_escapes shim_record shim_storm cri install)
 matrix_stage() {
   local v=$1 args=() t
   if [ "${SKIP_MATRIX:-0}" = 1 ]; then echo "SKIP_MATRIX=1: not testing containerd $v"; return "$SKIPPED"; fi

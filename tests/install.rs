@@ -2,6 +2,8 @@
 //! run passes `--prefix`, `--config`, `--policy-dir` (all in a temp dir) and `--bin-dir` with
 //! dummy executables, so nothing is built and nothing outside the temp dir is touched.
 //! `containerd config dump` is used when containerd is installed (hack/test.sh installs it).
+//! The node's containerd is the one of `PINHOLE_CONTAINERD` (1.6, the system's, by default; 1.7
+//! and 2.1 extracted under the target dir by hack/test.sh), passed as `--containerd`.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -38,6 +40,25 @@ oom_score = -999
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
           SystemdCgroup = true
 "#;
+
+/// The containerd binary of the version under test (`PINHOLE_CONTAINERD`).
+fn containerd_bin() -> PathBuf {
+    match std::env::var("PINHOLE_CONTAINERD").as_deref() {
+        Err(_) | Ok("1.6") => PathBuf::from("containerd"),
+        Ok(v) => {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo_root().join("target"));
+            let bin = target.join("containerd").join(v).join("usr/bin/containerd");
+            assert!(
+                bin.is_file(),
+                "{}: run `bash -c '. hack/lib.sh; ensure_containerd {v}'` first",
+                bin.display()
+            );
+            bin
+        }
+    }
+}
 
 /// A temp dir holding the install targets and the dummy binaries.
 struct Env {
@@ -97,6 +118,8 @@ impl Env {
             .arg(self.policy_dir())
             .arg("--bin-dir")
             .arg(self.path("dist"))
+            .arg("--containerd")
+            .arg(containerd_bin())
             .args(extra)
             .output()
             .expect("run hack/install.sh");
@@ -168,7 +191,7 @@ fn count(haystack: &str, needle: &str) -> usize {
 
 /// The installed containerd's major version, None without containerd.
 fn containerd_major() -> Option<u32> {
-    let out = Command::new("containerd").arg("--version").output().ok()?;
+    let out = Command::new(containerd_bin()).arg("--version").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let version = text.split_whitespace().nth(2)?.trim_start_matches('v');
     version.split('.').next()?.parse().ok()
@@ -176,7 +199,7 @@ fn containerd_major() -> Option<u32> {
 
 /// `containerd --config FILE config dump`; panics when containerd is missing or fails.
 fn containerd_dump(config: &Path) -> String {
-    let out = Command::new("containerd")
+    let out = Command::new(containerd_bin())
         .arg("--config")
         .arg(config)
         .args(["config", "dump"])
@@ -274,7 +297,13 @@ fn existing_v2_config_is_preserved_idempotent_and_restored() {
     assert!(dump.contains("registry.k8s.io/pause:3.9"), "{dump}");
     assert!(dump.contains("SystemdCgroup = true"), "{dump}");
     let policy = env.policy_dir().join("pinhole.toml");
-    assert!(dump.contains(&format!("ConfigPath = \"{}\"", policy.display())));
+    // 1.x dumps "double", 2.x 'single' quotes
+    let path = policy.display();
+    assert!(
+        dump.contains(&format!("ConfigPath = \"{path}\""))
+            || dump.contains(&format!("ConfigPath = '{path}'")),
+        "{dump}"
+    );
 
     // Second run: identical file, no new backup.
     env.run_ok(&[]);
@@ -312,6 +341,16 @@ fn v3_config_gets_the_v3_fragment() {
     let original =
         "version = 3\n\n[plugins.\"io.containerd.cri.v1.images\"]\n  snapshotter = \"overlayfs\"\n";
     env.write_config(original);
+    if containerd_major().is_some_and(|m| m < 2) {
+        // containerd 1.x cannot read it: refused before anything changes
+        let out = env.run(&[]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("version 3") && err.contains("containerd 2.x"), "{err}");
+        assert_eq!(env.read_config(), original);
+        assert!(!env.bin(SHIM).exists());
+        return;
+    }
     env.run_ok(&[]);
     let config = env.read_config();
     assert!(config.starts_with(original));
@@ -323,6 +362,11 @@ fn v3_config_gets_the_v3_fragment() {
         !b.contains("version"),
         "the fragment's version line is left out: {b}"
     );
+    if containerd_major().is_some_and(|m| m >= 2) {
+        let dump = containerd_dump(&env.config());
+        assert!(dump.contains("runtimes.pinhole-strict.options]"), "{dump}");
+        assert!(dump.contains("io.containerd.pinhole.v2"), "{dump}");
+    }
     env.run_ok(&[]);
     assert_eq!(env.read_config(), config);
     env.run_ok(&["--uninstall"]);
@@ -484,4 +528,48 @@ fn bad_arguments_print_usage() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(stderr(&out).contains("usage:"), "{args:?}");
     }
+}
+
+/// Issue 9 item 7: a new config is written in the version the node's containerd reads natively
+/// (2 for 1.x, 3 for 2.x) and validated by that containerd; `--config-version` overrides it,
+/// and asking a 1.x containerd for version 3 is refused naming both.
+#[test]
+fn new_config_version_follows_the_node_and_the_override() {
+    let Some(major) = containerd_major() else {
+        return eprintln!("containerd not installed: skipping");
+    };
+    let env = Env::new();
+    env.run_ok(&[]);
+    let native = if major >= 2 { 3 } else { 2 };
+    assert!(
+        env.read_config().starts_with(&format!("version = {native}\n")),
+        "{}",
+        env.read_config()
+    );
+    let dump = containerd_dump(&env.config());
+    assert!(dump.contains("io.containerd.pinhole.v2"), "{dump}");
+    env.run_ok(&["--uninstall"]);
+
+    env.run_ok(&["--config-version", "2"]);
+    let config = env.read_config();
+    assert!(config.starts_with("version = 2\n"), "{config}");
+    assert!(block(&config).contains("io.containerd.grpc.v1.cri"), "{config}");
+    let dump = containerd_dump(&env.config());
+    assert!(dump.contains("io.containerd.pinhole.v2"), "{dump}");
+    env.run_ok(&["--uninstall"]);
+
+    let out = env.run(&["--config-version", "3"]);
+    if major >= 2 {
+        assert!(out.status.success());
+        assert!(env.read_config().starts_with("version = 3\n"));
+        env.run_ok(&["--uninstall"]);
+    } else {
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("--config-version 3") && err.contains("version 2 only"), "{err}");
+        assert!(!env.config().exists(), "refused before writing anything");
+    }
+    let out = env.run(&["--config-version", "4"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("must be 2 or 3"), "{}", stderr(&out));
 }
