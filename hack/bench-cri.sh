@@ -20,7 +20,9 @@ usage: $(basename "$0")
   env: N=timed lifecycles per handler (default 10), PODS=pods per handler for memory (default 20),
        SETTLE=seconds between starting the pods and reading memory (default 2),
        SHIM=/path/to/containerd-shim-pinhole-v2 skips the shim build,
-       LOG_OUT=file for the raw test output (default target/bench-cri.log).
+       LOG_OUT=file for the raw test output (default target/bench-cri.log),
+       CONTAINERD_VERSION=V runs on containerd V (one of PINHOLE_CONTAINERD_VERSIONS in hack/lib.sh; default 1.6, the
+       system's), runc's shim being that version's.
   Exit status: 0 when everything ran (targets only print MET / NOT MET), 1 when something failed.
 EOF
   exit 2
@@ -40,6 +42,8 @@ require_root
 ensure_packages containerd runc containernetworking-plugins
 ensure_cargo
 LOG_OUT=${LOG_OUT:-$TARGET_DIR/bench-cri.log}
+CONTAINERD_VERSION=${CONTAINERD_VERSION:-1.6}
+ensure_containerd "$CONTAINERD_VERSION" || die "containerd $CONTAINERD_VERSION unavailable"
 
 # --- shim binary and images --------------------------------------------------------------------
 bench_shim_and_images
@@ -57,10 +61,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "load average: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs); N=$N lifecycles per handler, $PODS pods per handler"
+log "containerd $CONTAINERD_VERSION; load average: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs); N=$N lifecycles per handler, $PODS pods per handler"
 # stdout (RESULT lines, libtest; a RESULT line may follow libtest's progress dot) to $OUT; progress and failures on stderr
 rc=0
-(cd "$REPO" && PINHOLE_SHIM=$SHIM_BIN BENCH_N=$N BENCH_PODS=$PODS BENCH_SETTLE_MS=$((SETTLE * 1000)) \
+(cd "$REPO" && PINHOLE_CONTAINERD=$CONTAINERD_VERSION PINHOLE_SHIM=$SHIM_BIN BENCH_N=$N BENCH_PODS=$PODS BENCH_SETTLE_MS=$((SETTLE * 1000)) \
   cargo test --release -q -p pinhole-tests --test cri_bench -- --ignored --nocapture --test-threads 1) \
   >"$OUT" || rc=$?
 mkdir -p "$(dirname "$LOG_OUT")"

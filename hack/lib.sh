@@ -63,37 +63,31 @@ ensure_cargo() {
   fi
 }
 
+# host_triple: rustc's host target ("x86_64-unknown-linux-gnu").
+host_triple() { rustc -vV | sed -n 's/^host: //p'; }
+
+# profile_dir PROFILE: where cargo puts PROFILE's binaries. .cargo/config.toml names the
+# target (build.target = "host-tuple"), so that is target/<host triple>/<profile>.
+profile_dir() { printf '%s/%s/%s' "$TARGET_DIR" "$(host_triple)" "$1"; }
+
 # build_pinhole_release: cargo build --release -p pinhole-sandbox; sets PINHOLE_BIN.
 build_pinhole_release() {
   log "cargo build --release -p pinhole-sandbox"
   (cd "$REPO" && cargo build --release -p pinhole-sandbox) || return
-  PINHOLE_BIN=$TARGET_DIR/release/pinhole
+  PINHOLE_BIN=$(profile_dir release)/pinhole
   [ -x "$PINHOLE_BIN" ] || die "build succeeded but $PINHOLE_BIN is missing"
 }
 
 # build_shim_release: the shim as shipped, with the pinhole binary (its setup helper) next to
-# it in $TARGET_DIR/pinhole-release; sets SHIM_BIN. One shim runs per pod, so its resident
-# memory matters: it is static (no libc.so/ld.so mappings) and optimised for size, and it is
-# linked non-PIE, which saves the relocated-at-startup pages (about 0.3 MiB of private memory
-# per shim). The shim parses nothing a container controls (it copies container output and
-# serves containerd); the pinhole binary, which resolves container-controlled paths, stays a
-# static PIE with full ASLR. --target keeps these flags away from build scripts/proc macros.
+# it; sets SHIM_BIN. This is the plain `cargo build --release` of the README: the workspace's
+# .cargo/config.toml links both statically (one shim runs per pod: no libc.so/ld.so mappings
+# of its own) and Cargo.toml's profile optimises the shim for size. Both are static PIEs
+# (full ASLR).
 build_shim_release() {
-  local target out
-  target=$(rustc -vV | sed -n 's/^host: //p')
-  out=$TARGET_DIR/pinhole-release
-  log "cargo build --release -p pinhole-sandbox --target $target (static PIE)"
-  (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release -p pinhole-sandbox --target "$target") || return
-  log "cargo build --release -p containerd-shim-pinhole --target $target (static, non-PIE, opt-level z)"
-  (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_TARGET_DIR="$TARGET_DIR/shim-build" \
-    cargo build --release -p containerd-shim-pinhole --target "$target") || return
-  mkdir -p "$out"
-  install -m 755 "$TARGET_DIR/$target/release/pinhole" "$out/pinhole"
-  install -m 755 "$TARGET_DIR/shim-build/$target/release/containerd-shim-pinhole-v2" \
-    "$out/containerd-shim-pinhole-v2"
-  SHIM_BIN=$out/containerd-shim-pinhole-v2
+  log "cargo build --release -p pinhole-sandbox -p containerd-shim-pinhole"
+  (cd "$REPO" && cargo build --release -p pinhole-sandbox -p containerd-shim-pinhole) || return
+  SHIM_BIN=$(profile_dir release)/containerd-shim-pinhole-v2
+  [ -x "$SHIM_BIN" ] || die "build succeeded but $SHIM_BIN is missing"
 }
 
 # bench_shim_and_images: the shim a benchmark runs ($SHIM, else a release build) and the

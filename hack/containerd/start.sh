@@ -17,7 +17,7 @@ usage: $(basename "$0") [DIR]
   Stop with: $HERE/stop.sh DIR; clean up with: $HERE/cleanup.sh DIR [--purge]
   env: SHIM_BIN   shim to install (with install(1): new inode) as DIR/bin/containerd-shim-pinhole-v2,
                   with the pinhole binary next to it (PINHOLE_BIN, default: SHIM_BIN's directory)
-                  (default: $TARGET_DIR/debug/containerd-shim-pinhole-v2 if it exists;
+                  (default: $TARGET_DIR/<host triple>/debug/containerd-shim-pinhole-v2 if it exists;
                   SHIM_BIN=none installs nothing)
        CRI=1      enable the CRI plugin (default 0: disabled); handlers runc, pinhole, pinhole-strict.
                   Also links the CNI plugins of /usr/lib/cni (containernetworking-plugins) into
@@ -60,7 +60,7 @@ SOCK=$DIR/containerd.sock
 CRI=${CRI:-0}
 case "$CRI" in 0 | 1) ;; *) echo "CRI must be 0 or 1" >&2; usage ;; esac
 LOG_LEVEL=${LOG_LEVEL:-info}
-SHIM_BIN=${SHIM_BIN:-$TARGET_DIR/debug/containerd-shim-pinhole-v2}
+SHIM_BIN=${SHIM_BIN:-$(profile_dir debug)/containerd-shim-pinhole-v2}
 
 PIDF=$DIR/containerd.pid
 if [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; then
