@@ -588,3 +588,51 @@ fn pods_always_go_away() {
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
 }
+
+/// Issue 9 item 6: two `pinhole-strict` pods never share host ids: each pod's user namespace
+/// holds a range of the policy's pool (the ledger in /run/pinhole/userns names it), the pod's
+/// containers share the pod's range, and the ranges go back when the pods are removed.
+#[test]
+fn strict_pods_get_distinct_host_ids() {
+    let cri = Cri::shared();
+    let host_base = |c: &str| -> u32 {
+        let map = cri.sh(c, "cat /proc/self/uid_map");
+        let f: Vec<u32> = map.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        assert_eq!((f[0], f[2]), (0, 65536), "{map}");
+        f[1]
+    };
+    let ledger = |start: u32| std::path::Path::new("/run/pinhole/userns").join(start.to_string());
+    let mut pods = Vec::new();
+    let mut bases = Vec::new();
+    for name in ["strict-ids-a", "strict-ids-b"] {
+        let pod = Pod::run(name, "pinhole-strict", Net::Host, |_| {})
+            .unwrap_or_else(|e| panic!("RunPodSandbox {name}: {e}"));
+        let c1 = pod.create_start("one", &sh_cmd("sleep 300"), |_| {});
+        let c2 = pod.create_start("two", &sh_cmd("sleep 300"), |_| {});
+        let (b1, b2) = (host_base(&c1), host_base(&c2));
+        assert_eq!(b1, b2, "{name}: the pod's containers share its range");
+        assert!(
+            (100_000..100_000 + 512 * 65536).contains(&b1),
+            "{name}: {b1} outside pinhole-strict's pool"
+        );
+        let holder = fs::read_to_string(ledger(b1))
+            .unwrap_or_else(|e| panic!("{name}: range {b1} not in the ledger: {e}"));
+        assert!(holder.contains(&pod.id), "{name}: {b1} held by {holder}");
+        bases.push((b1, holder));
+        pods.push(pod);
+    }
+    assert_ne!(
+        bases[0].0, bases[1].0,
+        "two strict pods got the same host ids"
+    );
+    for pod in pods {
+        cri.stopp(&pod.id).expect("StopPodSandbox");
+        cri.rmp(&pod.id).expect("RemovePodSandbox");
+        pod.assert_clean();
+    }
+    // (other strict pods of parallel tests may take the ranges right away)
+    for (b, holder) in bases {
+        let now = fs::read_to_string(ledger(b)).unwrap_or_default();
+        assert_ne!(now, holder, "range {b} still held by the removed pod");
+    }
+}

@@ -191,7 +191,10 @@ fn count(haystack: &str, needle: &str) -> usize {
 
 /// The installed containerd's major version, None without containerd.
 fn containerd_major() -> Option<u32> {
-    let out = Command::new(containerd_bin()).arg("--version").output().ok()?;
+    let out = Command::new(containerd_bin())
+        .arg("--version")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let version = text.split_whitespace().nth(2)?.trim_start_matches('v');
     version.split('.').next()?.parse().ok()
@@ -346,7 +349,10 @@ fn v3_config_gets_the_v3_fragment() {
         let out = env.run(&[]);
         assert!(!out.status.success());
         let err = stderr(&out);
-        assert!(err.contains("version 3") && err.contains("containerd 2.x"), "{err}");
+        assert!(
+            err.contains("version 3") && err.contains("containerd 2.x"),
+            "{err}"
+        );
         assert_eq!(env.read_config(), original);
         assert!(!env.bin(SHIM).exists());
         return;
@@ -542,7 +548,8 @@ fn new_config_version_follows_the_node_and_the_override() {
     env.run_ok(&[]);
     let native = if major >= 2 { 3 } else { 2 };
     assert!(
-        env.read_config().starts_with(&format!("version = {native}\n")),
+        env.read_config()
+            .starts_with(&format!("version = {native}\n")),
         "{}",
         env.read_config()
     );
@@ -553,7 +560,10 @@ fn new_config_version_follows_the_node_and_the_override() {
     env.run_ok(&["--config-version", "2"]);
     let config = env.read_config();
     assert!(config.starts_with("version = 2\n"), "{config}");
-    assert!(block(&config).contains("io.containerd.grpc.v1.cri"), "{config}");
+    assert!(
+        block(&config).contains("io.containerd.grpc.v1.cri"),
+        "{config}"
+    );
     let dump = containerd_dump(&env.config());
     assert!(dump.contains("io.containerd.pinhole.v2"), "{dump}");
     env.run_ok(&["--uninstall"]);
@@ -566,7 +576,10 @@ fn new_config_version_follows_the_node_and_the_override() {
     } else {
         assert!(!out.status.success());
         let err = stderr(&out);
-        assert!(err.contains("--config-version 3") && err.contains("version 2 only"), "{err}");
+        assert!(
+            err.contains("--config-version 3") && err.contains("version 2 only"),
+            "{err}"
+        );
         assert!(!env.config().exists(), "refused before writing anything");
     }
     let out = env.run(&["--config-version", "4"]);

@@ -342,3 +342,56 @@ fn oom_score_adj_applied() {
     assert_eq!(out.stdout.trim(), "500", "{out}");
     c.assert_clean();
 }
+
+/// Issue 9 item 6: under a policy with a pool (`namespaces.user_ranges`) every container that
+/// gets its user namespace from the policy holds a host id range of its own, recorded in the
+/// host-wide ledger; when the pool is used up the next create is refused naming the pool, and
+/// the range comes back on delete.
+#[test]
+fn user_ranges_come_from_the_pool_and_go_back() {
+    // a pool far from every other test's and the shipped policies' ids
+    let base: u32 = 4_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("pool.toml");
+    fs::write(
+        &policy,
+        format!("name = \"pool-test\"\n[namespaces]\nuser = true\nuser_base = {base}\nuser_ranges = 2\n"),
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let ledger = |start: u32| std::path::Path::new("/run/pinhole/userns").join(start.to_string());
+    let mut held = Vec::new();
+    let mut ctrs = Vec::new();
+    for name in ["pool-a", "pool-b"] {
+        let mut c = Ctr::new(name);
+        c.args(&["/bin/sleep", "30"]);
+        c.create_with(&["--policy", p]).assert_ok();
+        let pid = c.init_pid().expect("init pid");
+        let map = fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+        let f: Vec<u32> = map.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        assert_eq!((f[0], f[2]), (0, 65536), "{map}");
+        assert!(ledger(f[1]).is_file(), "no ledger entry for {}", f[1]);
+        held.push(f[1]);
+        ctrs.push(c);
+    }
+    held.sort();
+    assert_eq!(held, [base, base + 65536], "two pods, two ranges");
+
+    let mut third = Ctr::new("pool-c");
+    third.args(&["/bin/true"]);
+    let out = third.create_with(&["--policy", p]);
+    out.assert_error(&["pool-test", "no free user namespace range", "4000000000..="]);
+    third.assert_clean();
+
+    for c in &mut ctrs {
+        c.kill_and_delete();
+        c.assert_clean();
+    }
+    for start in held {
+        assert!(!ledger(start).exists(), "range {start} not given back");
+    }
+    let again = Ctr::new("pool-d");
+    again.create_with(&["--policy", p]).assert_ok();
+    again.delete_ok(true);
+    again.assert_clean();
+}

@@ -1,5 +1,6 @@
 //! `create`: build a container and leave it blocked right before its execve.
 
+use crate::policy::USERNS_SIZE;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -64,9 +65,60 @@ impl Drop for Cleanup<'_> {
             let _ = cg.remove();
         }
         if let Some(dir) = self.state_dir {
+            super::userns_pool::release(Path::new(super::userns_pool::DEFAULT_POOL_DIR), dir);
             let _ = fs::remove_dir_all(dir);
         }
     }
+}
+
+/// Under a policy with a pool of host id ranges (`namespaces.user_ranges`): a user namespace
+/// the policy added gets a range of the pool to itself (recorded in `state_dir`, given back on
+/// delete); mappings the spec brought (the kubelet's) must lie in the pool and overlap no
+/// range another pod holds. A container joining a namespace by path maps nothing itself.
+fn assign_user_range(
+    spec: &mut oci_spec::runtime::Spec,
+    policy: &crate::policy::Policy,
+    state_dir: &Path,
+) -> Result<(), Error> {
+    use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+    let (Some(pool), Some(linux)) = (policy.user_pool(), spec.linux_mut()) else {
+        return Ok(());
+    };
+    let creates = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    if !creates {
+        return Ok(());
+    }
+    let dir = Path::new(super::userns_pool::DEFAULT_POOL_DIR);
+    let pairs = |m: &Option<Vec<LinuxIdMapping>>| -> Vec<(u32, u32)> {
+        m.iter()
+            .flatten()
+            .map(|m| (m.host_id(), m.size()))
+            .collect()
+    };
+    let (uids, gids) = (pairs(linux.uid_mappings()), pairs(linux.gid_mappings()));
+    let added = |maps: &[(u32, u32)]| {
+        maps.len() == 1 && Some(maps[0]) == policy.user_base().map(|b| (b, USERNS_SIZE))
+    };
+    if added(&uids) && added(&gids) {
+        let start = super::userns_pool::allocate(dir, pool, policy.name(), state_dir)?;
+        let mapping = || {
+            vec![oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(start)
+                .size(USERNS_SIZE)
+                .build()
+                .expect("id mapping builds")]
+        };
+        linux.set_uid_mappings(Some(mapping()));
+        linux.set_gid_mappings(Some(mapping()));
+        return Ok(());
+    }
+    super::userns_pool::check_given(dir, pool, policy.name(), "linux.uidMappings", &uids)?;
+    super::userns_pool::check_given(dir, pool, policy.name(), "linux.gidMappings", &gids)
 }
 
 /// Checks everything that can be checked before touching the system.
@@ -228,14 +280,12 @@ pub fn create(
     opts: CreateOptions,
 ) -> Result<Created, Error> {
     let Checked {
-        bundle,
+        mut bundle,
         cgroup,
         seccomp,
         init_seccomp,
         supervision,
     } = check(root, id, bundle_dir, &opts)?;
-    let spec = &bundle.spec;
-    let linux = spec.linux().as_ref().expect("checked by Bundle::load");
 
     // Never adopt what a previous container left: processes in a cgroup of the same path
     // would become this container's (and be killed with it).
@@ -264,6 +314,11 @@ pub fn create(
         cgroup: None,
         armed: true,
     };
+    if let Some(policy) = &opts.policy {
+        assign_user_range(&mut bundle.spec, policy, &state_dir)?;
+    }
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref().expect("checked by Bundle::load");
     let spec_json = serde_json::to_vec(spec).map_err(|e| Error::Other(e.to_string()))?;
     crate::private::write_new(&state_dir.join(SPEC_FILE), &spec_json)
         .map_err(Error::io("write", state_dir.join(SPEC_FILE)))?;

@@ -1,5 +1,6 @@
 //! `delete`: remove a stopped container (or, forced, a live one) and everything it used.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -38,5 +39,6 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
     }
     cg.remove()?;
     let dir = root.state_dir(id);
+    super::userns_pool::release(Path::new(super::userns_pool::DEFAULT_POOL_DIR), &dir);
     std::fs::remove_dir_all(&dir).map_err(Error::io("remove state directory", &dir))
 }

@@ -16,6 +16,7 @@ mod spawn;
 mod start;
 mod state;
 mod supervise;
+pub mod userns_pool;
 mod wait;
 
 pub use create::{create, CreateOptions, Created};

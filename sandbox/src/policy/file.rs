@@ -179,6 +179,8 @@ struct NamespacesSection {
     #[serde(default = "default_user_base")]
     user_base: u32,
     #[serde(default)]
+    user_ranges: Option<u32>,
+    #[serde(default)]
     privileged: Privileged,
 }
 
@@ -187,6 +189,7 @@ impl Default for NamespacesSection {
         NamespacesSection {
             user: false,
             user_base: DEFAULT_USER_BASE,
+            user_ranges: None,
             privileged: Privileged::default(),
         }
     }
@@ -230,6 +233,7 @@ pub(super) struct Checked {
     pub no_new_privileges: bool,
     pub readonly_rootfs: bool,
     pub user_base: Option<u32>,
+    pub user_pool: Option<super::UserPool>,
     pub privileged: Privileged,
     pub devices: Vec<DeviceId>,
     pub limits: super::Limits,
@@ -270,6 +274,24 @@ impl File {
                 ),
             ));
         }
+        let user_pool = match ns.user_ranges {
+            None => None,
+            Some(_) if !ns.user => {
+                return Err(invalid(
+                    "namespaces.user_ranges".into(),
+                    "needs namespaces.user = true".into(),
+                ))
+            }
+            Some(n) => Some(super::UserPool::new(ns.user_base, n).ok_or_else(|| {
+                invalid(
+                    "namespaces.user_ranges".into(),
+                    format!(
+                        "{n} ranges of {USERNS_SIZE} ids from {} do not fit below 2^32 (or 0 ranges)",
+                        ns.user_base
+                    ),
+                )
+            })?),
+        };
         let devices = self
             .devices
             .allow
@@ -322,6 +344,7 @@ impl File {
             no_new_privileges: self.process.no_new_privileges,
             readonly_rootfs: self.rootfs.readonly,
             user_base: ns.user.then_some(ns.user_base),
+            user_pool,
             privileged: ns.privileged,
             devices,
             limits,

@@ -65,6 +65,10 @@
 //! # is refused.
 //! user = false
 //! user_base = 100000
+//! # Set: every pod gets host ids of its own, one range of 65536 from user_ranges ranges
+//! # starting at user_base (allocated when the pod's user namespace is created, released with
+//! # its container; exhaustion is an error). Unset: every pod maps to user_base.
+//! # user_ranges = 512
 //! # Every spec is brought down to what an unprivileged container gets: Docker's masked and
 //! # read-only paths added, sysfs/cgroupfs read-only, only default and allowed devices (see
 //! # confine.rs). A spec asking for more than that (a privileged pod; a capability outside
@@ -168,12 +172,52 @@ pub struct Policy {
     no_new_privileges: bool,
     readonly_rootfs: bool,
     user_base: Option<u32>,
+    user_pool: Option<UserPool>,
     privileged: Privileged,
     devices: Vec<DeviceId>,
     limits: Limits,
     host: HostRules,
     record_dir: Option<PathBuf>,
     audit: bool,
+}
+
+/// The host ids a policy hands out to user namespaces, one range of [`USERNS_SIZE`] ids per
+/// pod (`namespaces.user_ranges` ranges from `namespaces.user_base`); the allocation itself is
+/// the container's (`container::userns_pool`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserPool {
+    base: u32,
+    ranges: u32,
+}
+
+impl UserPool {
+    /// `ranges` ranges from `base`; None if there are none or they pass 2^32.
+    pub fn new(base: u32, ranges: u32) -> Option<UserPool> {
+        let end = u64::from(base) + u64::from(ranges) * u64::from(USERNS_SIZE);
+        (ranges > 0 && base > 0 && end <= 1 << 32).then_some(UserPool { base, ranges })
+    }
+
+    /// The first host id of range `i`.
+    pub fn start(&self, i: u32) -> Option<u32> {
+        (i < self.ranges).then(|| self.base + i * USERNS_SIZE)
+    }
+
+    /// Number of ranges.
+    pub fn ranges(&self) -> u32 {
+        self.ranges
+    }
+
+    /// The host ids of the whole pool, `first..=last`.
+    pub fn bounds(&self) -> (u32, u32) {
+        let end = u64::from(self.base) + u64::from(self.ranges) * u64::from(USERNS_SIZE);
+        (self.base, (end - 1) as u32)
+    }
+
+    /// Whether host ids `start..start + size` lie inside the pool.
+    pub fn contains(&self, start: u32, size: u32) -> bool {
+        let (first, last) = self.bounds();
+        size > 0 && start >= first && u64::from(start) + u64::from(size) - 1 <= u64::from(last)
+    }
 }
 
 impl Policy {
@@ -200,6 +244,7 @@ impl Policy {
             no_new_privileges: c.no_new_privileges,
             readonly_rootfs: c.readonly_rootfs,
             user_base: c.user_base,
+            user_pool: c.user_pool,
             privileged: c.privileged,
             devices: c.devices,
             limits: c.limits,
@@ -220,6 +265,7 @@ impl Policy {
             no_new_privileges: true,
             readonly_rootfs: false,
             user_base: None,
+            user_pool: None,
             privileged: Privileged::Clamp,
             devices: Vec::new(),
             limits: Limits {
@@ -240,6 +286,16 @@ impl Policy {
     /// Whether every container's ceiling denials are audited (`seccomp.audit = "denials"`).
     pub fn audits(&self) -> bool {
         self.audit
+    }
+
+    /// The pool of per-pod host id ranges (`namespaces.user_ranges`), if the policy has one.
+    pub fn user_pool(&self) -> Option<&UserPool> {
+        self.user_pool.as_ref()
+    }
+
+    /// The host id the policy maps a new user namespace's root to when it has no pool.
+    pub fn user_base(&self) -> Option<u32> {
+        self.user_base
     }
 
     /// The policy's name (`name` in the file).

@@ -493,6 +493,38 @@ fn bad_user_base_is_rejected() {
 }
 
 #[test]
+fn user_ranges_are_checked() {
+    for (text, want) in [
+        (
+            "[namespaces]\nuser_ranges = 4\n",
+            "needs namespaces.user = true",
+        ),
+        ("[namespaces]\nuser = true\nuser_ranges = 0\n", "0 ranges"),
+        (
+            "[namespaces]\nuser = true\nuser_base = 4000000000\nuser_ranges = 10000\n",
+            "do not fit below 2^32",
+        ),
+    ] {
+        let e = err(&format!("name = \"r\"\n{text}"));
+        assert!(
+            e.contains("namespaces.user_ranges") && e.contains(want),
+            "{text}: {e}"
+        );
+    }
+    let p = Policy::parse(
+        "name = \"r\"\n[namespaces]\nuser = true\nuser_base = 200000\nuser_ranges = 3\n",
+        Path::new("r.toml"),
+    )
+    .unwrap();
+    let pool = p.user_pool().unwrap();
+    assert_eq!(pool.bounds(), (200_000, 200_000 + 3 * 65536 - 1));
+    assert_eq!(pool.start(2), Some(200_000 + 2 * 65536));
+    assert_eq!(pool.start(3), None);
+    let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    assert_eq!(strict.user_pool().map(|p| p.ranges()), Some(512));
+}
+
+#[test]
 fn effective_user_namespace_is_checked() {
     let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
     let ok = "         0     100000      65536\n";
