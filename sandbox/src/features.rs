@@ -5,7 +5,7 @@
 //! Built from the runtime's own tables: the namespaces of `init::namespaces`, the mount
 //! options `rootfs::options` parses, the capabilities pinhole knows, the seccomp actions,
 //! flags and archs the compiler accepts ([`crate::seccomp::features`]). What pinhole does not
-//! do is reported off: no hooks are run yet, idmapped mounts are not done yet, no AppArmor,
+//! do is reported off: no hooks are run yet, no AppArmor,
 //! SELinux or Intel RDT, no systemd cgroup driver.
 
 use oci_spec::runtime::LinuxNamespaceType;
@@ -59,7 +59,7 @@ pub fn features() -> serde_json::Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } },
+            "mountExtensions": { "idmap": { "enabled": true } },
         },
         "annotations": {
             "io.pinhole.version": env!("CARGO_PKG_VERSION"),

@@ -169,11 +169,6 @@ pub(crate) fn write_id_maps(
     uid: &[LinuxIdMapping],
     gid: &[LinuxIdMapping],
 ) -> Result<(), Error> {
-    let fmt = |m: &[LinuxIdMapping]| -> String {
-        m.iter()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect()
-    };
     for (file, maps, field) in [
         ("gid_map", gid, "linux.gidMappings"),
         ("uid_map", uid, "linux.uidMappings"),
@@ -182,7 +177,7 @@ pub(crate) fn write_id_maps(
             continue;
         }
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, fmt(maps))
+        std::fs::write(&path, crate::rootfs::idmap::map_text(maps))
             .map_err(|e| Error::Other(format!("config.json: {field}: write {path}: {e}")))?;
     }
     Ok(())

@@ -102,10 +102,24 @@ impl Policy {
             return Err(self.spec_error("linux", "missing; the policy forces a user namespace"));
         };
         let base = self.user_base.unwrap_or(1);
-        for (field, maps) in [
-            ("linux.uidMappings", linux.uid_mappings()),
-            ("linux.gidMappings", linux.gid_mappings()),
-        ] {
+        // idmapped mounts too: a mount mapping host id 0 would let the container act as host
+        // root on the files below it
+        let mount_maps = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .enumerate()
+            .flat_map(|(i, m)| {
+                [
+                    (format!("mounts[{i}].uidMappings"), m.uid_mappings()),
+                    (format!("mounts[{i}].gidMappings"), m.gid_mappings()),
+                ]
+            });
+        let lists = [
+            ("linux.uidMappings".to_string(), linux.uid_mappings()),
+            ("linux.gidMappings".to_string(), linux.gid_mappings()),
+        ];
+        for (field, maps) in lists.into_iter().chain(mount_maps) {
             for (i, m) in maps.iter().flatten().enumerate() {
                 if m.host_id() < base && m.size() > 0 {
                     return Err(self.spec_error(

@@ -14,6 +14,7 @@ pub mod cgroup_mount;
 pub mod devices;
 pub mod error;
 pub mod finalize;
+pub mod idmap;
 pub mod mounts;
 pub mod options;
 pub mod pivot;

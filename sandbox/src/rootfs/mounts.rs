@@ -208,8 +208,10 @@ fn open_bind_source(
     clone_fd_tree(fd.as_fd(), recursive).map_err(|e| RootfsError::sys(what(), "open_tree", e))
 }
 
-/// Bind mount sources opened before the container's user namespace exists, by mount index.
-pub type PreOpened = std::collections::HashMap<usize, OwnedFd>;
+/// Bind mount sources opened before the container's user namespace exists, by mount index:
+/// the detached tree, or why an idmapped one could not be made (inside the user namespace it
+/// could not be made either, and the reason would be lost).
+pub type PreOpened = std::collections::HashMap<usize, Result<OwnedFd, RootfsError>>;
 
 /// Opens every bind mount source of the spec as a detached tree, with its `ro`/`nosuid`/...
 /// attributes already set, using the caller's (host root) credentials. Used when the
@@ -234,13 +236,19 @@ pub fn open_bind_sources(
         let Ok(tree) = open_bind_source(i, &src, opts.recursive, guard) else {
             continue;
         };
+        if let Some((uid, gid)) = super::idmap::mappings(m) {
+            if let Err(e) = super::idmap::apply(tree.as_fd(), opts.recursive, i, &src, uid, gid) {
+                out.insert(i, Err(e));
+                continue;
+            }
+        }
         let attr = opts.attr();
         if attr.attr_set | attr.attr_clr != 0
             && sys::mount_setattr(tree.as_fd(), opts.recursive, &attr).is_err()
         {
             continue;
         }
-        out.insert(i, tree);
+        out.insert(i, Ok(tree));
     }
     out
 }
@@ -466,8 +474,14 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
             let pre = ctx.pre.borrow_mut().remove(&i);
             let attrs_done = pre.is_some();
             let tree = match pre {
-                Some(tree) => tree,
-                None => open_bind_source(i, &src, opts.recursive, ctx.guard)?,
+                Some(opened) => opened?,
+                None => {
+                    let tree = open_bind_source(i, &src, opts.recursive, ctx.guard)?;
+                    if let Some((uid, gid)) = super::idmap::mappings(m) {
+                        super::idmap::apply(tree.as_fd(), opts.recursive, i, &src, uid, gid)?;
+                    }
+                    tree
+                }
             };
             let dir =
                 is_dir(tree.as_fd()).map_err(|e| RootfsError::sys(&what, "fstat source", e))?;

@@ -287,6 +287,7 @@ fn validate_mount(i: usize, m: &Mount, bundle: &Path) -> Result<(), RootfsError>
     check_proc_destination(&field, &dest, &kind)?;
     check_canonical_destination(&field, &dest, &kind)?;
     check_remount(i, &opts)?;
+    super::idmap::validate(i, m, kind == MountKind::Bind && !opts.remount)?;
     if kind == MountKind::Bind && !opts.remount {
         let Some(src) = bind_source(m, bundle) else {
             return Err(RootfsError::invalid(
