@@ -636,3 +636,78 @@ fn strict_pods_get_distinct_host_ids() {
         assert_ne!(now, holder, "range {b} still held by the removed pod");
     }
 }
+
+/// The user namespace the kubelet asks for with `hostUsers: false`: mode POD with one 65536-id
+/// range from `host`.
+fn userns_options(host: u32) -> UserNamespace {
+    let map = vec![IdMapping {
+        host_id: host,
+        container_id: 0,
+        length: 65536,
+    }];
+    UserNamespace {
+        mode: NamespaceMode::Pod as i32,
+        uids: map.clone(),
+        gids: map,
+    }
+}
+
+/// Issue 9 item 5: a `hostUsers: false` pod as the kubelet sends it (userns_options on the pod
+/// and its containers) on containerd 2.x: its root is the kubelet's host range, the image's
+/// files are its own through idmapped rootfs layers (root-owned, writable by it, no chown), a
+/// root-only volume is its own through an idmapped bind, and a file it writes there is owned by
+/// host root as the mapping says.
+#[test]
+fn host_users_false_pod_owns_its_files() {
+    if !crate::containerd::containerd_v2() {
+        return eprintln!("skipped: containerd 2.x sends idmapped mounts");
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let cri = Cri::shared();
+    // a range far from pinhole-strict's pool and other tests'
+    let host = 3_000_000_000u32;
+    let vol = tempfile::tempdir_in("/tmp").unwrap();
+    fs::set_permissions(vol.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(vol.path().join("secret"), "s3cret\n").unwrap();
+    fs::set_permissions(vol.path().join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    // containerd pins the user namespace through the pod's network namespace
+    // a handler without options: containerd 2.1 fails userns pods of handlers with one
+    let pod = Pod::run("userns", "pinhole-default", Net::Pod, |p| {
+        let sc = p.linux.as_mut().unwrap().security_context.as_mut().unwrap();
+        sc.namespace_options.as_mut().unwrap().userns_options = Some(userns_options(host));
+    })
+    .unwrap_or_else(|e| panic!("RunPodSandbox with userns_options: {e}"));
+    let c = pod.create_start("app", &sh_cmd("sleep 300"), |c| {
+        let sc = c.linux.as_mut().unwrap().security_context.as_mut().unwrap();
+        sc.namespace_options.as_mut().unwrap().userns_options = Some(userns_options(host));
+        // the kubelet idmaps a volume with the pod's mapping
+        let ns = userns_options(host);
+        c.mounts.push(Mount {
+            container_path: "/vol".into(),
+            host_path: vol.path().to_string_lossy().into_owned(),
+            uid_mappings: ns.uids,
+            gid_mappings: ns.gids,
+            ..Default::default()
+        });
+    });
+    let map = cri.sh(&c, "cat /proc/self/uid_map");
+    let f: Vec<&str> = map.split_whitespace().collect();
+    assert_eq!(f, ["0", &host.to_string(), "65536"], "{map}");
+    assert_eq!(
+        cri.sh(&c, "stat -c %u:%g /bin/sh /etc"),
+        "0:0\n0:0\n",
+        "image files"
+    );
+    assert_eq!(cri.sh(&c, "touch /etc/made && stat -c %u /etc/made"), "0\n");
+    assert_eq!(cri.sh(&c, "cat /vol/secret"), "s3cret\n", "volume");
+    cri.sh(&c, "echo x > /vol/made");
+    let made = fs::metadata(vol.path().join("made")).unwrap();
+    assert_eq!(
+        (made.uid(), made.gid()),
+        (0, 0),
+        "volume writes are host root's"
+    );
+    cri.stopp(&pod.id).expect("StopPodSandbox");
+    cri.rmp(&pod.id).expect("RemovePodSandbox");
+    pod.assert_clean();
+}

@@ -890,20 +890,21 @@ fn create_rejects_bad_input_and_leaves_nothing() {
     s.assert_up("Create with a missing policy file");
     s.assert_task_gone(&id);
 
-    // options of a type pinhole does not take
-    let id = format!("{}-runcopts", s.id);
+    // options of a type pinhole does not take (runc's are taken: containerd 2.x makes them up
+    // for handlers without options)
+    let id = format!("{}-runhcsopts", s.id);
     s.bundle_with(&id, &spec(&id).to_string());
     let mut req = s.create_req(&id);
     let mut a = Any::new();
-    a.type_url = "containerd.runc.v1.Options".into();
+    a.type_url = "containerd.runhcs.v1.Options".into();
     req.options = Some(a).into();
     assert_status(
-        "Create with runc options",
+        "Create with runhcs options",
         s.task().create(ctx(), &req),
         Code::INVALID_ARGUMENT,
-        &["containerd.runc.v1.Options"],
+        &["containerd.runhcs.v1.Options"],
     );
-    s.assert_up("Create with runc options");
+    s.assert_up("Create with runhcs options");
     s.assert_task_gone(&id);
 
     // config.json with a field of the wrong type

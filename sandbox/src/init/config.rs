@@ -82,4 +82,13 @@ impl InitConfig {
             .iter()
             .any(|n| n.typ == typ && n.path.is_none())
     }
+
+    /// Whether the init ends up in a user namespace other than the host's, created or joined
+    /// by path (containerd 2.x pins a `hostUsers: false` pod's user namespace and passes its
+    /// path): from then on it lacks host privileges.
+    pub fn enters_userns(&self) -> bool {
+        self.namespaces
+            .iter()
+            .any(|n| n.typ == LinuxNamespaceType::User)
+    }
 }

@@ -102,7 +102,7 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     // Identified by device and inode now, in the runtime's own view of the host.
     let guard = crate::rootfs::mounts::BindGuard::new(&cfg.protected_binds);
     let mut pre_opened = crate::rootfs::mounts::PreOpened::new();
-    if cfg.kind == InitKind::Container && cfg.creates_ns(LinuxNamespaceType::User) {
+    if cfg.kind == InitKind::Container && cfg.enters_userns() {
         // Still host root here: afterwards the container's root is an unprivileged host uid
         // that may neither create mount points in the image nor reach the bind sources.
         crate::rootfs::precreate_mountpoints(&cfg.spec, &cfg.bundle);

@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxIdMapping, Mount};
@@ -53,14 +53,9 @@ pub fn apply(
             format!("cannot make its user namespace: {e}"),
         )
     })?;
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        userns_fd: userns.as_raw_fd() as u64,
-        ..MountAttr::default()
-    };
-    match sys::mount_setattr(tree, recursive, &attr) {
+    match set_idmap(tree, recursive, userns.as_fd()) {
         Ok(()) => Ok(()),
-        Err(e @ (Errno::EINVAL | Errno::EOPNOTSUPP)) => Err(RootfsError::invalid(
+        Err(e) if unsupported(e) => Err(RootfsError::invalid(
             format!("mounts[{i}].uidMappings"),
             src.display().to_string(),
             format!(
@@ -71,12 +66,33 @@ pub fn apply(
     }
 }
 
+/// `mount_setattr(tree, MOUNT_ATTR_IDMAP)` with the user namespace `userns`: ids on disk are
+/// seen through its mappings. The tree must be detached (fresh from `open_tree`).
+pub fn set_idmap(
+    tree: BorrowedFd<'_>,
+    recursive: bool,
+    userns: BorrowedFd<'_>,
+) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        userns_fd: userns.as_raw_fd() as u64,
+        ..MountAttr::default()
+    };
+    sys::mount_setattr(tree, recursive, &attr)
+}
+
+/// Whether `e` from [`set_idmap`] means the filesystem cannot do idmapped mounts.
+pub fn unsupported(e: Errno) -> bool {
+    matches!(e, Errno::EINVAL | Errno::EOPNOTSUPP)
+}
+
 /// A user namespace with `uid`/`gid` as its mappings, by fd.
 pub fn userns_with(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd, String> {
     let (ready_r, ready_w) = pipe()?;
     let (done_r, done_w) = pipe()?;
-    // SAFETY: fork in the single-threaded container init; the child only makes raw syscalls
-    // (unshare, write, read, _exit) on descriptors it already holds.
+    // SAFETY: the child only makes raw, async-signal-safe syscalls (close, unshare, write,
+    // read, _exit) on descriptors it already holds, so this is sound in a multithreaded caller
+    // (the shim) as in the single-threaded init.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(format!("fork: {}", Errno::last()));

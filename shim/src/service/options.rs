@@ -1,10 +1,18 @@
-//! The runtime options containerd sends: `runtimeoptions.v1.Options{type_url, config_path}`.
+//! The runtime options containerd sends: `runtimeoptions.v1.Options{type_url, config_path}` for
+//! a handler with an options table, or, for a handler without one, nothing or the
+//! `containerd.runc.v1.Options` containerd's client makes up itself (containerd 2.x does so for
+//! every task of a `hostUsers: false` pod, to pass the pipes' owner `io_uid`/`io_gid`; with a
+//! `runtimeoptions` table it fails such pods: "can't unmarshal type runtimeoptions.v1.Options").
+//! runc's other fields mean nothing to pinhole and are ignored; its container gets the
+//! built-in policy.
 
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::CodedInputStream;
 
 /// The type containerd uses for the options of runtimes other than runc.
 pub const RUNTIME_OPTIONS_TYPE: &str = "runtimeoptions.v1.Options";
+/// The type containerd's client fills in itself when the handler has no options.
+pub const RUNC_OPTIONS_TYPE: &str = "containerd.runc.v1.Options";
 
 /// Extracts `config_path` from CreateTaskRequest.options; `Ok(None)` when no options or no
 /// path were given. Other option types are an error naming the type.
@@ -16,9 +24,12 @@ pub fn config_path(options: Option<&Any>) -> Result<Option<String>, String> {
         return Ok(None);
     }
     let short = any.type_url.rsplit('/').next().unwrap_or_default();
+    if short == RUNC_OPTIONS_TYPE {
+        return Ok(None);
+    }
     if short != RUNTIME_OPTIONS_TYPE {
         return Err(format!(
-            "options: unsupported type {:?} (pinhole takes {RUNTIME_OPTIONS_TYPE})",
+            "options: unsupported type {:?} (pinhole takes {RUNTIME_OPTIONS_TYPE}, or {RUNC_OPTIONS_TYPE} from a handler without options)",
             any.type_url
         ));
     }
@@ -68,7 +79,13 @@ mod tests {
         assert_eq!(config_path(Some(&a)).unwrap().as_deref(), Some("/p.toml"));
         assert_eq!(config_path(None).unwrap(), None);
         assert_eq!(config_path(Some(&any("", vec![]))).unwrap(), None);
-        assert!(config_path(Some(&any("containerd.runc.v1.Options", vec![]))).is_err());
+        // io_uid = 3000000000 (field 4), as containerd 2.x sends for a userns pod
+        let runc = any(
+            "containerd.runc.v1.Options",
+            vec![0x20, 0x80, 0xbc, 0xc1, 0x96, 0x0b],
+        );
+        assert_eq!(config_path(Some(&runc)).unwrap(), None);
+        assert!(config_path(Some(&any("io.containerd.kata.v2.Options", vec![]))).is_err());
         assert!(config_path(Some(&any("runtimeoptions.v1.Options", vec![0x12, 9]))).is_err());
     }
 }

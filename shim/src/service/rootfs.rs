@@ -1,9 +1,21 @@
 //! Mounting the rootfs containerd hands us (snapshot mounts) onto `<bundle>/rootfs`.
+//!
+//! For a pod with its own user namespace (`hostUsers: false`) containerd 2.x's overlayfs
+//! snapshotter adds `uidmap=C:H:N[,…]` and `gidmap=…` options: the image layers are to be seen
+//! through that mapping, so that the container's root owns them without a chown. pinhole does
+//! what containerd's own mount code does: every lower layer is bound idmapped
+//! (`mount_setattr(MOUNT_ATTR_IDMAP)` with a user namespace made for the mapping) under
+//! `<bundle>/.idmapped/N`, overlay is mounted on those, and the idmapped binds are detached
+//! again (overlay keeps its layers). The upper layer is the snapshotter's, already owned by
+//! the mapped root. A single-layer (bind) snapshot is bound idmapped itself.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use containerd_shim::protos::types::mount::Mount;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
+use pinhole_sandbox::rootfs::{idmap, mounts as sbmounts, sys as sbsys};
 
 /// Mount types pinhole mounts itself; anything else is refused with a clear error.
 const SUPPORTED: &[&str] = &["overlay", "bind", "rbind", "tmpfs", "none"];
@@ -26,6 +38,131 @@ fn parse_options(options: &[String]) -> (MsFlags, String) {
         }
     }
     (flags, data.join(","))
+}
+
+/// The `uidmap=`/`gidmap=` options of a snapshot mount, and the options without them.
+struct IdMapped {
+    uid: Vec<LinuxIdMapping>,
+    gid: Vec<LinuxIdMapping>,
+}
+
+/// Splits containerd's `uidmap=`/`gidmap=` options (`C:H:N`, several separated by `,`) off.
+fn split_idmap(options: &[String]) -> Result<(Option<IdMapped>, Vec<String>), String> {
+    let (mut uid, mut gid, mut rest) = (None, None, Vec::new());
+    for o in options {
+        if let Some(v) = o.strip_prefix("uidmap=") {
+            uid = Some(parse_idmap("uidmap", v)?);
+        } else if let Some(v) = o.strip_prefix("gidmap=") {
+            gid = Some(parse_idmap("gidmap", v)?);
+        } else {
+            rest.push(o.clone());
+        }
+    }
+    match (uid, gid) {
+        (None, None) => Ok((None, rest)),
+        (Some(uid), Some(gid)) => Ok((Some(IdMapped { uid, gid }), rest)),
+        _ => Err("rootfs: uidmap= and gidmap= come together".into()),
+    }
+}
+
+fn parse_idmap(name: &str, value: &str) -> Result<Vec<LinuxIdMapping>, String> {
+    let bad = || format!("rootfs: {name}={value:?}: expected CONTAINER:HOST:SIZE[,...]");
+    let maps = value
+        .split(',')
+        .map(|entry| {
+            let n: Vec<u32> = entry
+                .split(':')
+                .map(|x| x.parse().map_err(|_| bad()))
+                .collect::<Result<_, _>>()?;
+            let [c, h, size] = n[..] else {
+                return Err(bad());
+            };
+            LinuxIdMappingBuilder::default()
+                .container_id(c)
+                .host_id(h)
+                .size(size)
+                .build()
+                .map_err(|e| format!("rootfs: {name}: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    pinhole_sandbox::spec::check_id_mappings(&format!("rootfs {name}"), &maps)
+        .map_err(|e| e.to_string())?;
+    Ok(maps)
+}
+
+/// Binds `src` idmapped (with `userns`) on `target`.
+fn bind_idmapped(
+    src: &Path,
+    target: &Path,
+    recursive: bool,
+    userns: std::os::fd::BorrowedFd<'_>,
+) -> Result<(), String> {
+    let what = |op: &str, e: nix::errno::Errno| format!("{op} {}: {e}", src.display());
+    let tree = sbmounts::clone_host_tree(src, recursive).map_err(|e| what("open_tree", e))?;
+    idmap::set_idmap(tree.as_fd(), recursive, userns).map_err(|e| {
+        if idmap::unsupported(e) {
+            format!(
+                "rootfs: {}: its filesystem cannot do idmapped mounts (mount_setattr MOUNT_ATTR_IDMAP: {e})",
+                src.display()
+            )
+        } else {
+            what("mount_setattr MOUNT_ATTR_IDMAP", e)
+        }
+    })?;
+    let dest =
+        std::fs::File::open(target).map_err(|e| format!("open {}: {e}", target.display()))?;
+    sbsys::move_mount(tree.as_fd(), dest.as_fd()).map_err(|e| what("move_mount", e))
+}
+
+/// Lower layers bound idmapped under `<bundle>/.idmapped/N`; detached and removed on drop.
+struct IdmappedLowers {
+    dir: PathBuf,
+    mounted: Vec<PathBuf>,
+}
+
+impl Drop for IdmappedLowers {
+    fn drop(&mut self) {
+        for m in &self.mounted {
+            let _ = umount2(m, MntFlags::MNT_DETACH);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Rewrites the overlay options so that every `lowerdir` entry is an idmapped bind of it.
+fn idmap_lowers(
+    bundle: &Path,
+    options: &[String],
+    ids: &IdMapped,
+) -> Result<(Vec<String>, IdmappedLowers), String> {
+    let userns = idmap::userns_with(&ids.uid, &ids.gid)
+        .map_err(|e| format!("rootfs: user namespace for uidmap/gidmap: {e}"))?;
+    let dir = bundle.join(".idmapped");
+    let _ = std::fs::remove_dir_all(&dir);
+    pinhole_sandbox::private::create_dir(&dir)
+        .map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let mut lowers = IdmappedLowers {
+        dir: dir.clone(),
+        mounted: Vec::new(),
+    };
+    let mut out = Vec::new();
+    for o in options {
+        let Some(list) = o.strip_prefix("lowerdir=") else {
+            out.push(o.clone());
+            continue;
+        };
+        let mut mapped = Vec::new();
+        for (n, lower) in list.split(':').enumerate() {
+            let target = dir.join(n.to_string());
+            pinhole_sandbox::private::create_dir(&target)
+                .map_err(|e| format!("create {}: {e}", target.display()))?;
+            bind_idmapped(Path::new(lower), &target, false, userns.as_fd())?;
+            lowers.mounted.push(target.clone());
+            mapped.push(target.to_string_lossy().into_owned());
+        }
+        out.push(format!("lowerdir={}", mapped.join(":")));
+    }
+    Ok((out, lowers))
 }
 
 /// Checks the mounts before anything is mounted.
@@ -56,7 +193,39 @@ pub fn mount_rootfs(bundle: &Path, mounts: &[Mount]) -> Result<Option<PathBuf>, 
     };
     let target = bundle.join("rootfs");
     std::fs::create_dir_all(&target).map_err(|e| format!("create {}: {e}", target.display()))?;
-    let (mut flags, data) = parse_options(&m.options);
+    let (ids, options) = split_idmap(&m.options)?;
+    let mut _lowers = None;
+    let options = match (&ids, m.type_.as_str()) {
+        (None, _) => options,
+        (Some(ids), "overlay") => {
+            let (o, l) = idmap_lowers(bundle, &options, ids)?;
+            _lowers = Some(l);
+            o
+        }
+        (Some(ids), "bind" | "rbind") => {
+            let userns = idmap::userns_with(&ids.uid, &ids.gid)
+                .map_err(|e| format!("rootfs: user namespace for uidmap/gidmap: {e}"))?;
+            bind_idmapped(
+                Path::new(&m.source),
+                &target,
+                m.type_ == "rbind",
+                userns.as_fd(),
+            )?;
+            let (flags, _) = parse_options(&options);
+            if flags.contains(MsFlags::MS_RDONLY) {
+                let _ = mount(
+                    None::<&str>,
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                    None::<&str>,
+                );
+            }
+            return Ok(Some(target));
+        }
+        (Some(_), t) => return Err(format!("rootfs: uidmap/gidmap on a {t} mount")),
+    };
+    let (mut flags, data) = parse_options(&options);
     let fstype = match m.type_.as_str() {
         "bind" | "rbind" => {
             flags |= MsFlags::MS_BIND;
@@ -109,6 +278,32 @@ mod tests {
         let (f, d) = parse_options(&["ro".into(), "lowerdir=/a:/b".into(), "upperdir=/u".into()]);
         assert!(f.contains(MsFlags::MS_RDONLY));
         assert_eq!(d, "lowerdir=/a:/b,upperdir=/u");
+    }
+
+    #[test]
+    fn idmap_options_split_off() {
+        let opts: Vec<String> = [
+            "uidmap=0:3000000000:65536",
+            "gidmap=0:3000000000:65536,65536:10:1",
+            "lowerdir=/a",
+        ]
+        .map(String::from)
+        .into();
+        let (ids, rest) = split_idmap(&opts).unwrap();
+        let ids = ids.unwrap();
+        assert_eq!(rest, ["lowerdir=/a"]);
+        assert_eq!(ids.uid.len(), 1);
+        assert_eq!(ids.uid[0].host_id(), 3_000_000_000);
+        assert_eq!(ids.gid.len(), 2);
+        assert_eq!(ids.gid[1].size(), 1);
+        for bad in [
+            vec!["uidmap=0:1:1".to_string()],
+            vec!["uidmap=0:1".into(), "gidmap=0:1:1".into()],
+            vec!["uidmap=0:x:1".into(), "gidmap=0:1:1".into()],
+            vec!["uidmap=0:1:0".into(), "gidmap=0:1:1".into()],
+        ] {
+            assert!(split_idmap(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
