@@ -26,6 +26,8 @@ pub struct Container {
     pub cgroup: Cgroup,
     /// The handler policy file it was created under (clamps its execs too; None: built-in).
     pub policy: Option<PathBuf>,
+    /// Owner of its processes' stdio pipes (containerd's `io_uid`/`io_gid`), execs' too.
+    pub io_owner: Option<(u32, u32)>,
 }
 
 impl Container {

@@ -21,7 +21,14 @@ use pinhole_sandbox::setup::{self, Reply, Request};
 /// the process's stdio. With a terminal the sandbox creates the pty inside the container
 /// (so `tty` names a device that exists there) and hands the master back; the process
 /// starts on /dev/null and the shim side is attached with [`ProcessIo::open_console`].
-pub(super) fn open_io(paths: &IoPaths) -> std::io::Result<(Option<ProcessIo>, Stdio)> {
+///
+/// With `owner` (containerd's `io_uid`/`io_gid` for a process in a user namespace) the child's
+/// pipes are given to that host uid/gid, as runc's shim does, so that the process can reopen
+/// them (`/dev/stdout`, `/proc/self/fd/1`); nothing but a pipe is ever chowned.
+pub(super) fn open_io(
+    paths: &IoPaths,
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<(Option<ProcessIo>, Stdio)> {
     if paths.terminal {
         let null = || {
             std::fs::File::options()
@@ -39,7 +46,32 @@ pub(super) fn open_io(paths: &IoPaths) -> std::io::Result<(Option<ProcessIo>, St
         ));
     }
     let (io, child) = ProcessIo::open(&paths.stdin, &paths.stdout, &paths.stderr, false)?;
+    if let Some((uid, gid)) = owner {
+        for fd in [&child.stdin, &child.stdout, &child.stderr]
+            .into_iter()
+            .flatten()
+        {
+            chown_pipe(fd, uid, gid)?;
+        }
+    }
     Ok((Some(io), child))
+}
+
+/// Gives the pipe `fd` to `uid`/`gid`; anything else (/dev/null) is left alone.
+fn chown_pipe(fd: &std::os::fd::OwnedFd, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    if nix::sys::stat::SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT)
+        != nix::sys::stat::SFlag::S_IFIFO
+    {
+        return Ok(());
+    }
+    nix::unistd::fchown(
+        fd.as_raw_fd(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .map_err(std::io::Error::from)
 }
 
 impl Service {
@@ -71,9 +103,8 @@ impl Service {
                 "task {id:?}: restore from checkpoint is not supported by pinhole"
             )));
         }
-        let policy = options::config_path(req.options.as_ref())
-            .map_err(errors::invalid_argument)?
-            .map(PathBuf::from);
+        let opts = options::parse(req.options.as_ref()).map_err(errors::invalid_argument)?;
+        let policy = opts.config_path.map(PathBuf::from);
         let bundle = PathBuf::from(&req.bundle);
         rootfs::validate(&req.rootfs)
             .map_err(|e| errors::invalid_argument(format!("task {id:?}: {e}")))?;
@@ -92,7 +123,7 @@ impl Service {
             stderr: req.stderr.clone(),
             terminal: req.terminal,
         };
-        let (io, child) = open_io(&paths)
+        let (io, child) = open_io(&paths, opts.io_owner)
             .map_err(|e| unmount(errors::internal(format!("task {id:?}: open io: {e}"))))?;
         let request = Request::Create {
             root: root.dir().to_path_buf(),
@@ -148,6 +179,7 @@ impl Service {
             execs: Mutex::new(Default::default()),
             cgroup,
             policy,
+            io_owner: opts.io_owner,
         });
         self.lock().insert(id.clone(), c.clone());
         self.exits.claim(pid, &c, &init, &self.events);

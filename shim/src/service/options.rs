@@ -14,6 +14,58 @@ pub const RUNTIME_OPTIONS_TYPE: &str = "runtimeoptions.v1.Options";
 /// The type containerd's client fills in itself when the handler has no options.
 pub const RUNC_OPTIONS_TYPE: &str = "containerd.runc.v1.Options";
 
+/// What pinhole takes from CreateTaskRequest.options.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RuntimeOptions {
+    /// The handler policy (`runtimeoptions` `config_path`).
+    pub config_path: Option<String>,
+    /// Who must own the process's stdio pipes (runc's `io_uid`/`io_gid`: the host ids of the
+    /// container's root in a user namespace).
+    pub io_owner: Option<(u32, u32)>,
+}
+
+/// Decodes CreateTaskRequest.options; default when none were given. Other option types are an
+/// error naming the type.
+pub fn parse(options: Option<&Any>) -> Result<RuntimeOptions, String> {
+    let Some(any) = options else {
+        return Ok(RuntimeOptions::default());
+    };
+    let short = any.type_url.rsplit('/').next().unwrap_or_default();
+    if short == RUNC_OPTIONS_TYPE {
+        return runc_io_owner(&any.value).map(|io_owner| RuntimeOptions {
+            config_path: None,
+            io_owner,
+        });
+    }
+    config_path(Some(any)).map(|config_path| RuntimeOptions {
+        config_path,
+        io_owner: None,
+    })
+}
+
+/// `io_uid` (4) and `io_gid` (5) of a `containerd.runc.v1.Options`; None when both are 0.
+fn runc_io_owner(value: &[u8]) -> Result<Option<(u32, u32)>, String> {
+    let mut input = CodedInputStream::from_bytes(value);
+    let (mut uid, mut gid) = (0u32, 0u32);
+    let bad = |e: containerd_shim::protos::protobuf::Error| {
+        format!("options: malformed {RUNC_OPTIONS_TYPE}: {e}")
+    };
+    while let Some(tag) = input.read_raw_tag_or_eof().map_err(bad)? {
+        let (field, wire) = (tag >> 3, tag & 7);
+        match (field, wire) {
+            (4, 0) => uid = input.read_uint32().map_err(bad)?,
+            (5, 0) => gid = input.read_uint32().map_err(bad)?,
+            _ => input
+                .skip_field(
+                    containerd_shim::protos::protobuf::rt::WireType::new(wire)
+                        .ok_or_else(|| format!("options: bad wire type {wire}"))?,
+                )
+                .map_err(bad)?,
+        }
+    }
+    Ok((uid, gid).ne(&(0, 0)).then_some((uid, gid)))
+}
+
 /// Extracts `config_path` from CreateTaskRequest.options; `Ok(None)` when no options or no
 /// path were given. Other option types are an error naming the type.
 pub fn config_path(options: Option<&Any>) -> Result<Option<String>, String> {

@@ -60,7 +60,7 @@ impl Service {
             .clone()
             .ok_or_else(|| errors::internal("exec without a process spec"))?;
         let paths = &p.paths;
-        let (io, child) = open_io(paths)
+        let (io, child) = open_io(paths, c.io_owner)
             .map_err(|e| errors::internal(format!("exec {:?}: open io: {e}", req.exec_id)))?;
         p.lock().io = io.map(Arc::new);
         let request = Request::Exec {
