@@ -7,7 +7,8 @@
 #      wall time, N times per handler, the handlers interleaved
 #   2. shim memory: 20 pods (pause + one `sleep` container each) started in a row per handler,
 #      RSS and PSS summed over that handler's shim processes
-# Targets: lifecycle median pinhole/runc <= 0.8; total shim RSS pinhole/runc <= 0.3.
+# Targets (issue 9, on every containerd): lifecycle median pinhole/runc <= 0.5; total shim RSS
+# pinhole/runc <= 0.3.
 set -euo pipefail
 
 usage() {
@@ -88,7 +89,7 @@ verdict() { # verdict VALUE LIMIT
 }
 
 echo
-echo "Pod lifecycle through CRI (containerd 1.6), host network: median ms per phase (N=$(val lifecycle_n))"
+echo "Pod lifecycle through CRI (containerd $CONTAINERD_VERSION), host network: median ms per phase (N=$(val lifecycle_n))"
 printf '%-12s %8s %8s %8s %8s %9s %10s %8s %8s %8s\n' handler runp create start exec "stop+rm" "stopp+rmp" total min max
 printf '%-12s %8s %8s %8s %8s %9s %10s %8s %8s %8s\n' ------- ---- ------ ----- ---- ------- --------- ----- --- ---
 for h in pinhole runc; do
@@ -121,7 +122,7 @@ echo "(runc PSS also depends on other containerd-shim-runc-v2 processes on this 
 
 LAT=$(div "$(val lifecycle_pinhole_total_ms)" "$(val lifecycle_runc_total_ms)")
 echo
-echo "target: pod lifecycle median pinhole/runc <= 0.8 .. $(verdict "$LAT" 0.8) ($LAT: $(val lifecycle_pinhole_total_ms) vs $(val lifecycle_runc_total_ms) ms)"
+echo "target: pod lifecycle median pinhole/runc <= 0.5 .. $(verdict "$LAT" 0.5) ($LAT: $(val lifecycle_pinhole_total_ms) vs $(val lifecycle_runc_total_ms) ms)"
 echo "target: shim RSS pinhole/runc <= 0.3 ($PODS pods) .. $(verdict "$MEM_RSS" 0.3) ($MEM_RSS: $(mib "$(val mem_pinhole_rss_kb)") vs $(mib "$(val mem_runc_rss_kb)") MiB; PSS $MEM_PSS)"
 echo "(one run on a possibly busy box, load average now $(cut -d' ' -f1-3 /proc/loadavg): compare handlers within a run)"
 

@@ -496,9 +496,15 @@ impl Shim {
             panic!("Shutdown failed: {s:?}");
         }
         self.client = None;
+        self.assert_gone_clean(SETTLE, "Shutdown");
+    }
+
+    /// The shim exits within `within` (after `what`), leaves no socket, and containerd's
+    /// `delete` action then leaves no cgroup, state or working directory.
+    fn assert_gone_clean(&mut self, within: Duration, what: &str) {
         assert!(
-            wait_until(SETTLE, || !self.alive()),
-            "shim {} still runs 5 s after Shutdown",
+            wait_until(within, || !self.alive()),
+            "shim {} still runs {within:?} after {what}",
             self.pid
         );
         assert!(
@@ -804,6 +810,26 @@ fn shutdown_with_tasks_left_keeps_serving() {
     s.wait(&b, "").expect("Wait b");
     s.delete(&b, "").expect("Delete b");
     s.shutdown();
+}
+
+/// Issue 9 item 3: a shim with no task and no connection goes away by itself, leaving nothing
+/// (containerd 2.x sends no Shutdown for a sandbox's task, and after a disconnect it only runs
+/// `delete`): a pod's shim is never left behind by a Shutdown that does not come.
+#[test]
+fn idle_shim_exits_by_itself() {
+    let mut s = Shim::start("api-idle");
+    let id = s.id.clone();
+    s.task().create(ctx(), &s.create_req(&id)).expect("Create");
+    s.start_task(&id, "").expect("Start");
+    s.kill(&id, "", 9).expect("Kill");
+    s.wait(&id, "").expect("Wait");
+    s.delete(&id, "").expect("Delete");
+    // a connection keeps it: containerd holds one per task
+    std::thread::sleep(Duration::from_secs(12));
+    s.assert_up("12 s without a task but with a connection");
+    // no Shutdown: containerd only closes its connection
+    s.client = None;
+    s.assert_gone_clean(Duration::from_secs(20), "its last connection closed");
 }
 
 /// A bootstrap message that is not protobuf, or contradicts the flags, is refused on stderr

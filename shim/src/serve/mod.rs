@@ -39,6 +39,8 @@ pub const TASK_V2: &str = "containerd.task.v2.Task";
 pub const TASK_V3: &str = "containerd.task.v3.Task";
 /// How long the shim waits for running requests to be answered when it exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long a shim with no task and no connection lives on (see [`exit_when_idle`]).
+const IDLE_EXIT: Duration = Duration::from_secs(10);
 
 /// Runs the shim binary with the process's arguments; exits the process on error.
 pub fn run() {
@@ -107,6 +109,12 @@ fn serve(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("start ttrpc server: {e}"))?;
     signal_started();
     info!("Shim successfully started, waiting for exit signal...");
+    let (idle_service, connections) = (service.clone(), server.connections());
+    std::thread::Builder::new()
+        .name("idle".into())
+        .stack_size(64 * 1024)
+        .spawn(move || exit_when_idle(&idle_service, &connections))
+        .map_err(|e| format!("spawn idle thread: {e}"))?;
     std::thread::Builder::new()
         .name("signals".into())
         .stack_size(128 * 1024)
@@ -143,6 +151,28 @@ pub fn task_methods(service: Arc<Service>) -> Methods {
         );
     }
     methods
+}
+
+/// Exits the shim once it has had no task and no connection for [`IDLE_EXIT`]: nobody can
+/// need it any more (containerd holds a connection per task and connects before a Create), and
+/// containerd does not always say so (2.x sends no Shutdown for a sandbox's task; after a
+/// disconnect it only runs `delete`). A shim is never left behind by a lost Shutdown.
+fn exit_when_idle(service: &Service, connections: &server::Connections) {
+    let tick = Duration::from_millis(500);
+    let mut idle = Duration::ZERO;
+    loop {
+        std::thread::sleep(tick);
+        if service.is_idle() && connections.open() == 0 {
+            idle += tick;
+        } else {
+            idle = Duration::ZERO;
+        }
+        if idle >= IDLE_EXIT {
+            info!("no task and no connection for {IDLE_EXIT:?}: shutting down");
+            service.exit();
+            return;
+        }
+    }
 }
 
 /// Binds the socket; None if a live shim already serves it (a stale socket is replaced).

@@ -140,6 +140,11 @@ impl Server {
         Ok(Server { shared, listener })
     }
 
+    /// A handle reading the number of open connections, usable after the server is moved.
+    pub fn connections(&self) -> Connections {
+        Connections(self.shared.clone())
+    }
+
     /// What the server holds now.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -172,6 +177,16 @@ impl Server {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+}
+
+/// See [`Server::connections`].
+pub struct Connections(Arc<Shared>);
+
+impl Connections {
+    /// Connections admitted and not yet closed.
+    pub fn open(&self) -> usize {
+        self.0.connections.load(Ordering::SeqCst)
     }
 }
 

@@ -54,6 +54,21 @@ impl Service {
         }
     }
 
+    /// Whether the shim serves nothing: no task, none being created.
+    pub fn is_idle(&self) -> bool {
+        self.lock().is_empty()
+            && self
+                .creating
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
+    /// Makes the shim exit (as Shutdown of the last task does).
+    pub fn exit(&self) {
+        self.exit.signal();
+    }
+
     /// A service keeping container state under `root_dir`.
     pub fn new(
         namespace: &str,
