@@ -713,3 +713,43 @@ fn host_users_false_pod_owns_its_files() {
     cri.rmp(&pod.id).expect("RemovePodSandbox");
     pod.assert_clean();
 }
+
+/// Issue 10 item 1: on containerd 2.x's default CRI config (`enable_unprivileged_ports`,
+/// `enable_unprivileged_icmp`) every container of a pod carries network sysctls for the pod's
+/// network namespace, which it joins: they apply there (an unprivileged process may bind port
+/// 80), and the host's values stay.
+#[test]
+fn unprivileged_ports_in_the_pods_network_namespace() {
+    if !crate::containerd::containerd_v2() {
+        return eprintln!("skipped: containerd 1.x sets no such sysctls by default");
+    }
+    const KEY: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let host = fs::read_to_string(KEY).unwrap();
+    let cri = Cri::shared();
+    let pod = Pod::run("uports", "pinhole", Net::Pod, |_| {})
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
+    let c = pod.create_start("app", &sh_cmd("sleep 300"), |_| {});
+    assert_eq!(cri.sh(&c, &format!("cat {KEY}")), "0\n");
+    assert_eq!(
+        cri.sh(&c, "cat /proc/sys/net/ipv4/ping_group_range")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "2147483647"]
+    );
+    // a non-root user binds a low port
+    assert_eq!(
+        cri.sh(
+            &c,
+            "su nobody -s /bin/sh -c 'nc -l -p 80 & sleep 0.3; kill $!' 2>&1; echo done"
+        ),
+        "done\n"
+    );
+    assert_eq!(
+        fs::read_to_string(KEY).unwrap(),
+        host,
+        "the host's value changed"
+    );
+    cri.stopp(&pod.id).expect("StopPodSandbox");
+    cri.rmp(&pod.id).expect("RemovePodSandbox");
+    pod.assert_clean();
+}

@@ -737,3 +737,74 @@ fn flipping_namespace_path_never_joins_the_host() {
     owner.kill_and_delete();
     owner.assert_clean();
 }
+
+/// Issue 10 item 1: containerd 2.x puts `net.ipv4.ip_unprivileged_port_start` and
+/// `net.ipv4.ping_group_range` into every container of a pod, which joins the pod's network
+/// namespace by path. Such sysctls apply to the joined namespace (as with runc); a path that
+/// names the host's network namespace is refused and the host's value stays, also under the
+/// pinhole policy (which allows host networking).
+#[test]
+fn sysctl_in_a_joined_namespace_but_never_the_hosts() {
+    const KEY: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let host = fs::read_to_string(KEY).unwrap();
+    // the pod's network namespace, held by a sleeper
+    let mut pod = std::process::Command::new("unshare")
+        .args(["-n", "sleep", "60"])
+        .spawn()
+        .expect("unshare -n sleep");
+    let pod_ns = format!("/proc/{}/ns/net", pod.id());
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || fs::read_link(&pod_ns)
+            .ok()
+            != fs::read_link("/proc/self/ns/net").ok()),
+        "the sleeper has no network namespace of its own"
+    );
+    let sysctls = json!({
+        "net.ipv4.ip_unprivileged_port_start": "0",
+        "net.ipv4.ping_group_range": "0 2147483647",
+    });
+
+    let mut c = Ctr::new("sysctl-joined");
+    set_namespace(&mut c.spec, "network", Some(&pod_ns));
+    c.spec["linux"]["sysctl"] = sysctls.clone();
+    c.sh("cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range");
+    let out = c.run_under("pinhole");
+    out.assert_ok();
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "2147483647"], "{out}");
+    let seen = std::process::Command::new("nsenter")
+        .args(["-t", &pod.id().to_string(), "-n", "cat", KEY])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&seen.stdout).trim(),
+        "0",
+        "the pod's namespace"
+    );
+    c.assert_clean();
+
+    // the host's network namespace, named by the path of a process in it
+    let mut on_host = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    let host_ns = format!("/proc/{}/ns/net", on_host.id());
+    let mut h = Ctr::new("sysctl-hostns");
+    set_namespace(&mut h.spec, "network", Some(&host_ns));
+    h.spec["linux"]["sysctl"] = sysctls;
+    h.sh("true");
+    h.run_under("pinhole").assert_error(&[
+        "linux.sysctl[\"net.ipv4.",
+        "the container is in the host's net namespace",
+    ]);
+    h.assert_clean();
+    assert_eq!(
+        fs::read_to_string(KEY).unwrap(),
+        host,
+        "the host's value changed"
+    );
+    for p in [&mut pod, &mut on_host] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+}

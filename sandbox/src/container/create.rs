@@ -159,14 +159,15 @@ pub(crate) fn check(
         ));
     }
     let linux = spec.linux().as_ref().expect("checked by Bundle::load");
-    let creates = |name: &str| {
+    // created or joined by path: the init refuses a joined one that is the host's
+    let has = |name: &str| {
         linux
             .namespaces()
             .iter()
             .flatten()
-            .any(|n| crate::init::namespaces::proc_name(n.typ()) == name && n.path().is_none())
+            .any(|n| crate::init::namespaces::proc_name(n.typ()) == name)
     };
-    crate::init::sysctl::validate(spec, creates)
+    crate::init::sysctl::validate(spec, has)
         .map_err(|m| Error::Other(format!("config.json: {m}")))?;
     let cgroup = Cgroup::new(linux.cgroups_path().as_deref(), id)?;
     if let Some(r) = linux.resources() {

@@ -108,12 +108,13 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         crate::rootfs::precreate_mountpoints(&cfg.spec, &cfg.bundle);
         pre_opened = crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle, &guard);
     }
+    let host_ns = sysctl::HostNamespaces::record();
     namespaces::enter(cfg, sync)?;
     // A session of our own: the workload must not share the caller's controlling terminal.
     let _ = nix::unistd::setsid();
     if cfg.kind == InitKind::Container {
         // Through our own procfs fd, before the rootfs (which the container controls) exists.
-        sysctl::apply(&cfg.spec)?;
+        sysctl::apply(&cfg.spec, &host_ns)?;
     }
 
     if cfg.kind == InitKind::Container {

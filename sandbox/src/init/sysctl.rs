@@ -4,6 +4,12 @@
 //! Only keys that a namespace the container owns isolates are accepted (runc's list): the IPC
 //! namespace's `kernel.{msg,sem,shm}*` and `fs.mqueue.*`, the network namespace's `net.*`, the
 //! UTS namespace's `kernel.{hostname,domainname}`. Everything else is host-global and refused.
+//! The namespace may be the container's own or one it joins by path (the pod's: containerd 2.x
+//! puts `net.ipv4.ip_unprivileged_port_start` and `net.ipv4.ping_group_range` into every
+//! container of a pod, which joins the pod's network namespace), as with runc — but never the
+//! host's: right before writing, the init compares the namespace it is in with the one it
+//! started in (the runtime's, the host's), by device and inode, so no path swapped in after the
+//! checks can make it write a host sysctl.
 //!
 //! The values are written through a procfs the init opens itself before the container's
 //! rootfs exists (the host's `/proc`, checked to be procfs): `/proc/sys` entries resolve
@@ -71,8 +77,8 @@ fn dotted(key: &str) -> String {
 }
 
 /// Checks every `linux.sysctl` key: well-formed, namespaced, and its namespace is one the
-/// container creates (`has_ns("net")`, ...). Setting a host-global sysctl from a container
-/// must be impossible.
+/// container has (`has_ns("net")`: created or joined by path; [`apply`] makes sure a joined one
+/// is not the host's). Setting a host-global sysctl from a container must be impossible.
 pub fn validate(spec: &Spec, has_ns: impl Fn(&str) -> bool) -> Result<(), String> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
         return Ok(());
@@ -87,7 +93,7 @@ pub fn validate(spec: &Spec, has_ns: impl Fn(&str) -> bool) -> Result<(), String
         };
         if !has_ns(ns) {
             return Err(format!(
-                "{field}: needs its own namespace, which the container does not create"
+                "{field}: needs a {ns} namespace of the container's (created or joined by path); the container would set the host's"
             ));
         }
     }
@@ -113,9 +119,47 @@ fn open_procfs() -> Result<OwnedFd, InitError> {
     }
 }
 
+/// Identities (device, inode) of the namespaces sysctls live in, as the init found them before
+/// entering the container's: the host's (the runtime's own).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostNamespaces {
+    ipc: Option<(u64, u64)>,
+    net: Option<(u64, u64)>,
+    uts: Option<(u64, u64)>,
+}
+
+/// The (device, inode) of namespace `name` of the calling thread.
+fn own_namespace(name: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/thread-self/ns/{name}"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+impl HostNamespaces {
+    /// Records the calling thread's namespaces; call before entering the container's.
+    pub fn record() -> HostNamespaces {
+        HostNamespaces {
+            ipc: own_namespace("ipc"),
+            net: own_namespace("net"),
+            uts: own_namespace("uts"),
+        }
+    }
+
+    fn of(&self, name: &str) -> Option<(u64, u64)> {
+        match name {
+            "ipc" => self.ipc,
+            "net" => self.net,
+            "uts" => self.uts,
+            _ => None,
+        }
+    }
+}
+
 /// Writes the spec's sysctls (already [`validate`]d) through a procfs fd of our own. Must run
-/// after the container's namespaces are entered and before its rootfs is built.
-pub fn apply(spec: &Spec) -> Result<(), InitError> {
+/// after the container's namespaces are entered and before its rootfs is built; `host` are the
+/// namespaces the init started in: a sysctl whose namespace is still one of them is refused.
+pub fn apply(spec: &Spec, host: &HostNamespaces) -> Result<(), InitError> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
         return Ok(());
     };
@@ -125,8 +169,14 @@ pub fn apply(spec: &Spec) -> Result<(), InitError> {
     let proc = open_procfs()?;
     for (key, value) in sysctl {
         let fail = |m: String| InitError::msg(format!("linux.sysctl[{key:?}]: {m}"));
-        if namespace_of(&dotted(key)).is_none() {
+        let Some(ns) = namespace_of(&dotted(key)) else {
             return Err(fail("not a namespaced sysctl".into()));
+        };
+        let now = own_namespace(ns);
+        if now.is_none() || now == host.of(ns) {
+            return Err(fail(format!(
+                "the container is in the host's {ns} namespace, whose sysctls are the host's"
+            )));
         }
         let rel = key_path(key).ok_or_else(|| fail("invalid key".into()))?;
         let path = sys::cstring(format!("sys/{rel}")).map_err(|e| fail(e.to_string()))?;
