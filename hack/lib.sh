@@ -182,6 +182,30 @@ containerd_bin_dir() {
   if [ -z "$suite" ]; then dirname "$(command -v containerd)"; else echo "$TARGET_DIR/containerd/$1/usr/bin"; fi
 }
 
+# Engines' default seccomp profiles as the engines ship them, from Debian's source packages
+# (downloaded and extracted, never installed): Docker 26.1's (trixie), containers-common's of
+# podman 4.3 (bookworm) and of today's podman (forky). NAME.json in $TARGET_DIR/engine-profiles.
+ENGINE_PROFILES=(
+  "docker-26.1|golang-github-docker-docker-dev/trixie|profiles/seccomp/default.json"
+  "containers-common-0.50|golang-github-containers-common-dev/bookworm|pkg/seccomp/seccomp.json"
+  "containers-common-0.67|golang-github-containers-common-dev/forky|pkg/seccomp/seccomp.json"
+)
+ensure_engine_profiles() {
+  local dir=$TARGET_DIR/engine-profiles entry name pkg file tmp found
+  mkdir -p "$dir" || return
+  for entry in "${ENGINE_PROFILES[@]}"; do
+    IFS='|' read -r name pkg file <<<"$entry"
+    [ -s "$dir/$name.json" ] && continue
+    ensure_newer_suites || return
+    log "fetching $pkg's $file into $dir/$name.json (extracted, not installed)"
+    tmp=$(mktemp -d) || return
+    (cd "$tmp" && apt-get download -qq "$pkg" 2>/dev/null && dpkg-deb -x ./*.deb x) || { rm -rf "$tmp"; return 1; }
+    found=$(find "$tmp/x" -path "*/$file" | head -n1)
+    [ -n "$found" ] || { rm -rf "$tmp"; die "$pkg has no $file"; }
+    cp "$found" "$dir/$name.json" && rm -rf "$tmp" || return
+  done
+}
+
 # ensure_containerd VERSION: containerd VERSION runnable from containerd_bin_dir VERSION.
 ensure_containerd() {
   mkdir -p "$TARGET_DIR" || return

@@ -73,7 +73,7 @@ prereq() { stage "$@" || { summary; exit 1; }; }
 
 install_stage() {
   if [ "${SKIP_INSTALL:-0}" = 1 ]; then echo "SKIP_INSTALL=1: not installing packages"; return 0; fi
-  ensure_packages
+  ensure_packages && ensure_engine_profiles
 }
 fuzz_stage() {
   if [ "${SKIP_FUZZ:-0}" = 1 ]; then echo "SKIP_FUZZ=1: not fuzzing"; return "$SKIPPED"; fi

@@ -233,3 +233,141 @@ fn masked_and_readonly_paths_are_forced_without_spec_entries() {
         );
     }
 }
+
+/// Docker's default capabilities, which decide the rules of an engine profile that apply.
+const DOCKER_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// An engine's seccomp profile (moby's format: `archMap`, `includes`/`excludes`) as Docker and
+/// podman hand it to the runtime for an x86_64 container with [`DOCKER_CAPS`]: the native
+/// arch and its sub-architectures, the rules that apply, names untouched (other
+/// architectures' names included).
+fn as_engines_hand_it(profile: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut archs = vec!["SCMP_ARCH_X86_64".to_string()];
+    for m in profile["archMap"].as_array().into_iter().flatten() {
+        if m["architecture"] == "SCMP_ARCH_X86_64" {
+            archs.extend(list(&m["subArchitectures"]));
+        }
+    }
+    let applies = |r: &Value| {
+        let (inc, exc) = (&r["includes"], &r["excludes"]);
+        let arch_ok =
+            list(&inc["arches"]).is_empty() || list(&inc["arches"]).iter().any(|a| a == "amd64");
+        let caps_ok = list(&inc["caps"])
+            .iter()
+            .all(|c| DOCKER_CAPS.contains(&c.as_str()));
+        let not_excluded = !list(&exc["caps"])
+            .iter()
+            .any(|c| DOCKER_CAPS.contains(&c.as_str()))
+            && !list(&exc["arches"]).iter().any(|a| a == "amd64");
+        arch_ok && caps_ok && not_excluded
+    };
+    let syscalls: Vec<Value> = profile["syscalls"]
+        .as_array()
+        .expect("syscalls")
+        .iter()
+        .filter(|r| applies(r))
+        .map(|r| {
+            let mut o = json!({ "names": r["names"].clone(), "action": r["action"].clone() });
+            for k in ["args", "errnoRet"] {
+                if !r[k].is_null() {
+                    o[k] = r[k].clone();
+                }
+            }
+            o
+        })
+        .collect();
+    let mut s = json!({
+        "defaultAction": profile["defaultAction"].clone(),
+        "architectures": archs,
+        "syscalls": syscalls,
+    });
+    if !profile["defaultErrnoRet"].is_null() {
+        s["defaultErrnoRet"] = profile["defaultErrnoRet"].clone();
+    }
+    s
+}
+
+/// Issue 10 item 2: the engines' default profiles as they ship them (Docker 26.1's, podman's
+/// containers-common of bookworm and of today; `hack/lib.sh ensure_engine_profiles` fetches
+/// them from Debian) are accepted unchanged, although they name other architectures'
+/// syscalls (`riscv_hwprobe`, `syscall`, `vm86old`, `cacheflush`): as the runtime's own spec
+/// (without and under the pinhole ceiling) and by `pinhole profile check`. A name no
+/// architecture has stays an error.
+#[test]
+fn engine_default_profiles_are_accepted_unchanged() {
+    let dir = repo_root().join("target/engine-profiles");
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|t| std::path::PathBuf::from(t).join("engine-profiles"))
+        .filter(|d| d.is_dir())
+        .unwrap_or(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: fetch them with `bash -c '. hack/lib.sh; ensure_engine_profiles'`",
+                dir.display()
+            )
+        })
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        let c = Ctr::new("engine-prof");
+        c.pinhole(&["profile", "check", f.to_str().unwrap()])
+            .assert_ok();
+        let profile: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+        for policy in [None, Some("pinhole")] {
+            let mut c = Ctr::new("engine-prof");
+            c.spec["linux"]["seccomp"] = as_engines_hand_it(&profile);
+            c.sh("grep Seccomp: /proc/self/status; echo ran");
+            let out = match policy {
+                None => c.run(),
+                Some(p) => c.run_under(p),
+            };
+            out.assert_ok();
+            assert!(
+                out.stdout.contains("Seccomp:\t2") && out.stdout.ends_with("ran\n"),
+                "{}: {out}",
+                f.display()
+            );
+            c.assert_clean();
+        }
+    }
+    let mut c = Ctr::new("engine-prof-bad");
+    let mut bad =
+        as_engines_hand_it(&serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap());
+    bad["syscalls"][0]["names"] = serde_json::json!(["read", "no_such_syscall"]);
+    c.spec["linux"]["seccomp"] = bad;
+    c.sh("true");
+    c.run()
+        .assert_error(&["unknown syscall \"no_such_syscall\""]);
+    c.assert_clean();
+}

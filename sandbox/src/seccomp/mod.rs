@@ -59,8 +59,10 @@
 //!   …) are ignored: their code would be unreachable.
 //! - Names: a name is known if any covered arch has it; on arches lacking it, it is skipped.
 //!   A name that only exists on arches the filter does not cover (this host's uncovered ABIs,
-//!   or arm, ppc64, s390x) is skipped too. Unknown names are an error unless listed in
-//!   `optional` (or `optional` holds `"*"`).
+//!   or any other Linux architecture: arm (with its private calls), aarch64, loongarch64, mips,
+//!   mips64, powerpc, powerpc64, riscv32, riscv64, s390x, sparc, sparc64) is skipped too, as
+//!   libseccomp skips it, so engines' default profiles load unchanged. Unknown names are an
+//!   error unless listed in `optional` (or `optional` holds `"*"`).
 //! - Rules for the same syscall are tried in profile order and the first whose conditions all
 //!   hold (AND) decides. An unconditional rule ends the chain, so when one syscall has several
 //!   conflicting unconditional actions the first one wins.

@@ -268,19 +268,48 @@ mod tests {
     }
 }
 
+/// ARM's private syscalls (`__ARM_NR_BASE + n`, arch/arm/include/uapi/asm/unistd.h), which
+/// libseccomp's arm table carries and the `syscalls` crate's does not.
+const ARM_PRIVATE: &[&str] = &[
+    "breakpoint",
+    "cacheflush",
+    "usr26",
+    "usr32",
+    "set_tls",
+    "get_tls",
+];
+
 /// Whether `name` is a syscall of an architecture the filter does not cover: one of this
 /// host's ABIs that the profile does not list (e.g. i386's `fadvise64_64` in a native-only
-/// profile), or one pinhole never filters for here (arm, aarch64, ppc64, s390x). Portable
-/// profiles such as Docker's and containerd's default list such names (e.g. `recv`, `send`,
-/// `arm_fadvise64_64`); they cannot reach the filter, so skipping them changes nothing.
-/// Names unknown everywhere stay an error.
+/// profile), or one of any other Linux architecture (the tables of every architecture the
+/// `syscalls` crate has, as libseccomp carries them: arm, aarch64, loongarch64, mips, mips64,
+/// powerpc, powerpc64, riscv32, riscv64, s390x, sparc, sparc64, plus arm's private calls).
+/// Engines' default profiles (Docker's, containers-common's, containerd's) list such names
+/// (`riscv_hwprobe`, `syscall`, `vm86old`, `cacheflush`); they cannot reach the filter, so
+/// skipping them changes nothing. Names unknown everywhere stay an error.
 pub(crate) fn is_foreign(name: &str) -> bool {
     use std::str::FromStr;
+    macro_rules! any_table {
+        ($($arch:ident),*) => { false $(|| syscalls::$arch::Sysno::from_str(name).is_ok())* };
+    }
     TargetArch::ALL.iter().any(|a| a.lookup(name).is_some())
-        || syscalls::arm::Sysno::from_str(name).is_ok()
-        || syscalls::aarch64::Sysno::from_str(name).is_ok()
-        || syscalls::powerpc64::Sysno::from_str(name).is_ok()
-        || syscalls::s390x::Sysno::from_str(name).is_ok()
+        || ARM_PRIVATE.contains(&name)
+        || any_table!(
+            aarch64,
+            arm,
+            loongarch64,
+            mips,
+            mips64,
+            powerpc,
+            powerpc64,
+            riscv32,
+            riscv64,
+            s390x,
+            sparc,
+            sparc64,
+            x86,
+            x86_64
+        )
 }
 
 #[cfg(test)]
@@ -291,6 +320,16 @@ mod foreign_tests {
         assert!(super::is_foreign("arm_fadvise64_64"));
         assert!(super::is_foreign("fadvise64_64")); // i386 only
         assert!(super::is_foreign("socketcall"));
+        // other architectures' names in engines' default profiles
+        for name in [
+            "riscv_hwprobe",
+            "riscv_flush_icache",
+            "syscall",
+            "vm86old",
+            "cacheflush",
+        ] {
+            assert!(super::is_foreign(name), "{name}");
+        }
         assert!(!super::is_foreign("no_such_syscall"));
     }
 }
