@@ -680,3 +680,63 @@ fn runtime_info_is_what_containerd_reads() {
         "{features}"
     );
 }
+
+/// CPU time (user + system, clock ticks) a process has used.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// Issue 10 item 3: with containerd at log level debug (shims started with `-debug`) a grouped
+/// shim's log follows the group's newest task: when the first container (whose bundle's log
+/// fifo the shim was started on) is deleted, the shim neither spins on EPIPE nor stops
+/// answering; exec and delete of the other container return, and its log lines still reach
+/// containerd's log through the second bundle's fifo.
+#[test]
+fn grouped_shim_at_debug_level_outlives_its_first_log() {
+    if is_runc() {
+        return eprintln!("skipped: pinhole's own log");
+    }
+    let cd = Containerd::start_private_debug();
+    let a = cd.container("dbga");
+    let b = cd.container("dbgb");
+    let opts = RunOpts {
+        labels: vec![(group_label(), "dbg".into())],
+        ..Default::default()
+    };
+    a.start(&["/bin/pause"], &opts);
+    b.start(&["/bin/pause"], &opts);
+    let shim = a.shim_pid().expect("shim of a");
+    assert!(
+        proc_cmdline(shim).iter().any(|x| x == "-debug"),
+        "the shim was not started with -debug: {:?}",
+        proc_cmdline(shim)
+    );
+    remove_ok(&a);
+    let before = cpu_ticks(shim);
+    std::thread::sleep(SECS5 / 2);
+    let spent = cpu_ticks(shim) - before;
+    assert!(
+        spent < 50,
+        "the shim used {spent} ticks in 2.5 s with nothing to do"
+    );
+    let out = b.exec("after-a", &[], &["/bin/true"]);
+    out.assert_ok();
+    let log = cd.dir.join("containerd.log");
+    let seen = wait_until(SECS5, || {
+        fs::read_to_string(&log).is_ok_and(|t| {
+            t.contains("exec \\\"after-a\\\" in task") || t.contains("exec \"after-a\" in task")
+        })
+    });
+    assert!(
+        seen,
+        "the shim's debug line for the exec after a's deletion is not in {}",
+        log.display()
+    );
+    remove_ok(&b);
+    a.assert_clean();
+    b.assert_clean();
+}

@@ -10,6 +10,7 @@ mod group;
 mod info;
 mod io;
 mod lifetime;
+mod logger;
 mod metrics;
 mod reply;
 mod serve;

@@ -339,6 +339,8 @@ pub struct Containerd {
     pub dir: PathBuf,
     pub sock: PathBuf,
     shim: Option<PathBuf>,
+    /// containerd's log level (`info`; `debug` also starts shims with `-debug`)
+    log_level: &'static str,
     events: Mutex<Option<Child>>,
     down: AtomicBool,
 }
@@ -376,7 +378,18 @@ impl Containerd {
         Containerd::start().unwrap_or_else(|e| panic!("private containerd unavailable: {e}"))
     }
 
+    /// [`Containerd::start_private`] at log level debug: the shims it starts get `-debug`.
+    #[track_caller]
+    pub fn start_private_debug() -> Containerd {
+        Containerd::start_at("debug")
+            .unwrap_or_else(|e| panic!("private containerd unavailable: {e}"))
+    }
+
     fn start() -> Result<Containerd, String> {
+        Containerd::start_at("info")
+    }
+
+    fn start_at(log_level: &'static str) -> Result<Containerd, String> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("the containerd tests must run as root".into());
@@ -392,6 +405,7 @@ impl Containerd {
             sock: dir.join("containerd.sock"),
             dir,
             shim,
+            log_level,
             events: Mutex::new(None),
             down: AtomicBool::new(false),
         };
@@ -425,7 +439,8 @@ impl Containerd {
         let mut cmd = Command::new("bash");
         cmd.arg(Self::script("start.sh")).arg(&self.dir);
         cmd.env("CRI", "0")
-            .env("CONTAINERD_VERSION", containerd_version());
+            .env("CONTAINERD_VERSION", containerd_version())
+            .env("LOG_LEVEL", self.log_level);
         match &self.shim {
             Some(s) => cmd.env("SHIM_BIN", s),
             None => cmd.env("SHIM_BIN", "none"),

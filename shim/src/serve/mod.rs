@@ -90,13 +90,7 @@ fn serve(flags: Flags) -> Result<(), String> {
     }
     let mut config = Config::default();
     let mut shim = PinholeShim::new(RUNTIME_ID, &flags, &mut config);
-    containerd_shim::logger::init(
-        flags.debug,
-        &config.default_log_level,
-        &flags.namespace,
-        &flags.id,
-    )
-    .map_err(|e| e.to_string())?;
+    crate::logger::init(flags.debug)?;
 
     let publisher = RemotePublisher::new(&ttrpc_address).map_err(|e| e.to_string())?;
     let service = Arc::new(shim.create_task_service(publisher));

@@ -184,6 +184,9 @@ impl Service {
         self.lock().insert(id.clone(), c.clone());
         self.exits.claim(pid, &c, &init, &self.events);
         super::oom::watch(&c, &self.events);
+        // containerd reads this task's log fifo now; the first bundle's goes with its task
+        crate::logger::follow(&bundle);
+        log::debug!("task {id:?} created, pid {pid}");
 
         let mut ev = TaskCreate::new();
         ev.container_id = id.clone();

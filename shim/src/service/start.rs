@@ -103,6 +103,11 @@ impl Service {
             }
         }
         self.exits.claim(pid, &c, &p, &self.events);
+        log::debug!(
+            "exec {:?} in task {:?} started, pid {pid}",
+            req.exec_id,
+            req.id
+        );
         let mut ev = TaskExecStarted::new();
         ev.container_id = req.id.clone();
         ev.exec_id = req.exec_id.clone();
