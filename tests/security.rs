@@ -266,3 +266,30 @@ fn init_binary_is_write_protected() {
     c.pinhole(&["delete", "--force", &c.id]).assert_ok();
     c.assert_clean();
 }
+
+/// Issue 10 item 10: a capability above the ceiling is never dropped silently. Under `pinhole`
+/// (`above_ceiling = "clamp"`) the container runs without it and the drop is said on stderr;
+/// under `pinhole-strict` (`"refuse"`) the create fails naming it.
+#[test]
+fn capabilities_above_the_ceiling_are_reported_or_refused() {
+    let mut c = Ctr::new("caps-above");
+    let caps = serde_json::json!(["CAP_CHOWN", "CAP_NET_ADMIN"]);
+    for set in ["bounding", "effective", "permitted"] {
+        c.spec["process"]["capabilities"][set] = caps.clone();
+    }
+    c.sh("grep CapEff /proc/self/status");
+    let out = c.run_under("pinhole");
+    out.assert_ok();
+    assert!(
+        out.stderr.contains(
+            "pinhole: warning: policy \"pinhole\": process.capabilities: dropped CAP_NET_ADMIN (above the ceiling)"
+        ),
+        "{out}"
+    );
+    // CAP_CHOWN (bit 0) stays, CAP_NET_ADMIN (bit 12) is gone
+    assert!(out.stdout.contains("CapEff:\t0000000000000001"), "{out}");
+    c.assert_clean();
+    c.run_under("pinhole-strict")
+        .assert_error(&["pinhole-strict", "CAP_NET_ADMIN"]);
+    c.assert_clean();
+}

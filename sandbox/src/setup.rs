@@ -98,6 +98,9 @@ pub enum Reply {
         cgroup_path: Option<PathBuf>,
         /// Whether a pty master fd follows.
         console: bool,
+        /// What the policy changed that the shim should log (see `Created::warnings`).
+        #[serde(default)]
+        warnings: Vec<String>,
     },
     /// It failed.
     Failed {
@@ -184,11 +187,12 @@ pub fn main() -> ! {
         Err(e) => Err((Kind::Internal, format!("read request: {e}"))),
     };
     let (reply, console) = match reply {
-        Ok((pid, cgroup_path, console)) => (
+        Ok((pid, cgroup_path, console, warnings)) => (
             Reply::Done {
                 pid,
                 cgroup_path,
                 console: console.is_some(),
+                warnings,
             },
             console,
         ),
@@ -201,7 +205,7 @@ pub fn main() -> ! {
     std::process::exit(0);
 }
 
-type Served = (i32, Option<PathBuf>, Option<OwnedFd>);
+type Served = (i32, Option<PathBuf>, Option<OwnedFd>, Vec<String>);
 
 fn serve(req: &Request) -> Result<Served, (Kind, String)> {
     let load = |p: &Option<PathBuf>| match p {
@@ -229,6 +233,7 @@ fn serve(req: &Request) -> Result<Served, (Kind, String)> {
                 created.state.pid,
                 Some(created.state.cgroup_path),
                 created.console,
+                created.warnings,
             ))
         }
         Request::Exec {
@@ -248,7 +253,7 @@ fn serve(req: &Request) -> Result<Served, (Kind, String)> {
                 policy: Some(policy),
             };
             let execed = container::exec(&root, id, process, opts).map_err(fail)?;
-            Ok((execed.pid, None, execed.console))
+            Ok((execed.pid, None, execed.console, Vec::new()))
         }
     }
 }

@@ -46,6 +46,9 @@ pub struct Created {
     pub state: State,
     /// The pty master of its terminal, when `process.terminal` is set.
     pub console: Option<std::os::fd::OwnedFd>,
+    /// What the policy changed that the caller should say (capabilities dropped above the
+    /// ceiling), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// Removes what a failed create made, in reverse order.
@@ -123,6 +126,8 @@ fn assign_user_range(
 
 /// Checks everything that can be checked before touching the system.
 pub(crate) struct Checked {
+    /// See [`Created::warnings`].
+    pub warnings: Vec<String>,
     pub bundle: Bundle,
     pub cgroup: Cgroup,
     /// The filters every process of the container gets (saved for exec).
@@ -142,6 +147,14 @@ pub(crate) fn check(
 ) -> Result<Checked, Error> {
     super::validate_id(id)?;
     let mut bundle = Bundle::load(bundle_dir)?;
+    let warnings: Vec<String> = match (&opts.policy, bundle.spec.process()) {
+        (Some(policy), Some(process)) => policy
+            .process_ceiling()
+            .report_dropped("process.capabilities", process)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
     let ceiling = match &opts.policy {
         Some(policy) => policy.apply(&mut bundle.spec)?,
         None => None,
@@ -188,6 +201,7 @@ pub(crate) fn check(
     }
     let (init_seccomp, supervision) = supervision(id, &bundle, opts, ceiling.is_some(), &seccomp)?;
     Ok(Checked {
+        warnings,
         bundle,
         cgroup,
         seccomp,
@@ -281,6 +295,7 @@ pub fn create(
     opts: CreateOptions,
 ) -> Result<Created, Error> {
     let Checked {
+        warnings,
         mut bundle,
         cgroup,
         seccomp,
@@ -419,6 +434,7 @@ pub fn create(
     Ok(Created {
         state,
         console: progress.console,
+        warnings,
     })
 }
 

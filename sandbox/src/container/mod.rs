@@ -31,3 +31,13 @@ pub use start::start;
 pub use state::{State, Status};
 pub use supervise::{start_supervised, OnDenial, OnDone, Report, Supervisor};
 pub use wait::{become_subreaper, block_signals, wait_forwarding};
+
+/// Says `warnings` on stderr, one `pinhole: warning:` line each (the CLI's form).
+pub fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("pinhole: warning: {w}\n").as_bytes(),
+        );
+    }
+}

@@ -20,7 +20,9 @@ pub fn run_supervised(
     opts: CreateOptions,
 ) -> Result<(i32, Option<Report>), Error> {
     super::become_subreaper()?;
-    let state = create(root, id, bundle, opts)?.state;
+    let created = create(root, id, bundle, opts)?;
+    super::print_warnings(&created.warnings);
+    let state = created.state;
     let set = match super::block_signals() {
         Ok(set) => set,
         Err(e) => {

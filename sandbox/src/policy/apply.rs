@@ -59,6 +59,12 @@ impl Policy {
         Ok(self.seccomp.clone())
     }
 
+    /// The capabilities `process` asks for (in any set) that the ceiling lacks: what clamping
+    /// drops, to be reported.
+    pub fn caps_above_ceiling(&self, process: &Process) -> Vec<String> {
+        self.process_ceiling().above(process)
+    }
+
     /// Clamps a process (an `exec`'s, or the container's): capabilities ∩ ceiling and
     /// no_new_privs. The seccomp ceiling of the container applies to it as well.
     pub fn apply_process(&self, process: &mut Process) -> Result<(), PolicyError> {
@@ -72,7 +78,7 @@ impl Policy {
             &self.name,
             &self.ceiling,
             self.no_new_privileges,
-            self.privileged == Privileged::Refuse,
+            self.privileged == Privileged::Refuse || self.refuse_above_ceiling,
         )
     }
 

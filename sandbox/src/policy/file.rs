@@ -143,6 +143,19 @@ fn default_profile() -> String {
 struct CapsSection {
     #[serde(default)]
     ceiling: Vec<String>,
+    #[serde(default)]
+    above_ceiling: Option<AboveCeiling>,
+}
+
+/// `capabilities.above_ceiling`: what a capability beyond the ceiling gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AboveCeiling {
+    /// The create (or exec) fails naming it, unless it is in the unprivileged (Docker's
+    /// default) set every engine hands out, which is dropped and reported.
+    Refuse,
+    /// Dropped and reported.
+    Clamp,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,6 +248,7 @@ pub(super) struct Checked {
     pub user_base: Option<u32>,
     pub user_pool: Option<super::UserPool>,
     pub privileged: Privileged,
+    pub refuse_above_ceiling: bool,
     pub devices: Vec<DeviceId>,
     pub limits: super::Limits,
     pub host: super::HostRules,
@@ -346,6 +360,11 @@ impl File {
             user_base: ns.user.then_some(ns.user_base),
             user_pool,
             privileged: ns.privileged,
+            // default: refuse where privileged pods are refused (strict), else clamp
+            refuse_above_ceiling: match self.capabilities.above_ceiling {
+                Some(a) => a == AboveCeiling::Refuse,
+                None => ns.privileged == Privileged::Refuse,
+            },
             devices,
             limits,
             host,

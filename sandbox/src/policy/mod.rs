@@ -59,6 +59,14 @@
 //! [rootfs]
 //! readonly = false                 # true forces root.readonly
 //!
+//! [capabilities]
+//! ceiling = ["CAP_CHOWN", ...]     # the most any of the five sets may hold
+//! # beyond the ceiling: "clamp" = dropped and reported (CLI stderr, shim log); "refuse" = the
+//! # create fails naming it unless it is in Docker's default set (then dropped and reported).
+//! # Default: "refuse" when privileged = "refuse", else "clamp" (privileged = "refuse" refuses
+//! # such capabilities whatever this says: they make a privileged container).
+//! above_ceiling = "clamp"
+//!
 //! [namespaces]
 //! # true: a spec without a user namespace gets one mapping container ids 0..65536 to host
 //! # ids user_base..user_base+65536 (uid and gid); a spec whose own mappings include host id 0
@@ -174,6 +182,7 @@ pub struct Policy {
     user_base: Option<u32>,
     user_pool: Option<UserPool>,
     privileged: Privileged,
+    refuse_above_ceiling: bool,
     devices: Vec<DeviceId>,
     limits: Limits,
     host: HostRules,
@@ -246,6 +255,7 @@ impl Policy {
             user_base: c.user_base,
             user_pool: c.user_pool,
             privileged: c.privileged,
+            refuse_above_ceiling: c.refuse_above_ceiling,
             devices: c.devices,
             limits: c.limits,
             host: c.host,
@@ -267,6 +277,7 @@ impl Policy {
             user_base: None,
             user_pool: None,
             privileged: Privileged::Clamp,
+            refuse_above_ceiling: false,
             devices: Vec::new(),
             limits: Limits {
                 pids: Some(DEFAULT_PIDS),

@@ -53,6 +53,42 @@ impl ProcessCeiling {
             .collect()
     }
 
+    /// The capabilities `process` has in any set that the ceiling lacks (`CAP_*`, sorted).
+    pub fn above(&self, process: &Process) -> Vec<String> {
+        let ceiling = self.ceiling();
+        let Some(c) = process.capabilities() else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = [
+            c.bounding(),
+            c.effective(),
+            c.permitted(),
+            c.inheritable(),
+            c.ambient(),
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|cap| to_caps(cap).is_none_or(|k| !ceiling.contains(&k)))
+        .map(|cap| format!("CAP_{cap}"))
+        .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// A one-line report of [`ProcessCeiling::above`] for `field`, None when nothing drops.
+    pub fn report_dropped(&self, field: &str, process: &Process) -> Option<String> {
+        let above = self.above(process);
+        (!above.is_empty()).then(|| {
+            format!(
+                "policy {:?}: {field}: dropped {} (above the ceiling)",
+                self.policy,
+                above.join(", ")
+            )
+        })
+    }
+
     /// Clamps `process`: refused if it asks for too much under `refuse_privileged`, else
     /// each of the five sets ∩ ceiling and no_new_privs when forced. On error `process` is
     /// unchanged.

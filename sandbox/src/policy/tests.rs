@@ -493,6 +493,42 @@ fn bad_user_base_is_rejected() {
 }
 
 #[test]
+fn above_ceiling_refuses_or_reports() {
+    let with = |v: &str| {
+        Policy::parse(
+            &format!("name = \"a\"\n[capabilities]\nceiling = [\"CAP_CHOWN\"]\nabove_ceiling = \"{v}\"\n[namespaces]\nprivileged = \"clamp\"\n"),
+            Path::new("a.toml"),
+        )
+    };
+    let mut process: oci_spec::runtime::Process = serde_json::from_value(json!({
+        "cwd": "/", "args": ["true"], "user": {"uid": 0, "gid": 0},
+        "capabilities": {"bounding": ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_KILL"],
+                         "effective": ["CAP_NET_ADMIN"]}
+    }))
+    .unwrap();
+    let clamp = with("clamp").unwrap();
+    assert_eq!(
+        clamp.caps_above_ceiling(&process),
+        ["CAP_KILL", "CAP_NET_ADMIN"]
+    );
+    let line = clamp
+        .process_ceiling()
+        .report_dropped("process.capabilities", &process)
+        .unwrap();
+    assert!(line.contains("dropped CAP_KILL, CAP_NET_ADMIN"), "{line}");
+    let e = with("refuse")
+        .unwrap()
+        .apply_process(&mut process.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("CAP_NET_ADMIN"), "{e}");
+    clamp.apply_process(&mut process).unwrap();
+    assert!(clamp.caps_above_ceiling(&process).is_empty());
+    let e = with("maybe").unwrap_err().to_string();
+    assert!(e.contains("above_ceiling"), "{e}");
+}
+
+#[test]
 fn user_ranges_are_checked() {
     for (text, want) in [
         (

@@ -137,10 +137,16 @@ impl Service {
                 Reply::Done {
                     pid,
                     cgroup_path: Some(cgroup_path),
+                    warnings,
                     ..
                 },
                 console,
-            )) => (pid, cgroup_path, console),
+            )) => {
+                for w in warnings {
+                    log::warn!("task {id:?}: {w}");
+                }
+                (pid, cgroup_path, console)
+            }
             failed => {
                 return Err(unmount(errors::from_helper(
                     &format!("create task {id:?}"),

@@ -172,7 +172,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
     let root = Root::new(&cli.root)?;
     match cli.verb {
         Verb::Create(args) => {
-            container::create(&root, &args.id, &args.bundle, args.options()?)?;
+            let created = container::create(&root, &args.id, &args.bundle, args.options()?)?;
+            container::print_warnings(&created.warnings);
             Ok(0)
         }
         Verb::Start { id } => {
