@@ -234,28 +234,11 @@ fn masked_and_readonly_paths_are_forced_without_spec_entries() {
     }
 }
 
-/// Docker's default capabilities, which decide the rules of an engine profile that apply.
-const DOCKER_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
 /// An engine's seccomp profile (moby's format: `archMap`, `includes`/`excludes`) as Docker and
-/// podman hand it to the runtime for an x86_64 container with [`DOCKER_CAPS`]: the native
-/// arch and its sub-architectures, the rules that apply, names untouched (other
-/// architectures' names included).
+/// podman hand it to the runtime for an x86_64 container with Docker's default capabilities
+/// ([`DOCKER_CAPS`], which decide the rules that apply): the native arch and its
+/// sub-architectures, the rules that apply, names untouched (other architectures' names
+/// included).
 fn as_engines_hand_it(profile: &serde_json::Value) -> serde_json::Value {
     use serde_json::{json, Value};
     let list = |v: &Value| -> Vec<String> {

@@ -28,7 +28,7 @@ pub use root::{validate_id, Root, DEFAULT_ROOT};
 pub use run::{run, run_supervised};
 pub use spawn::Stdio;
 pub use start::start;
-pub use state::{State, Status};
+pub use state::{now_rfc3339, State, Status};
 pub use supervise::{start_supervised, OnDenial, OnDone, Report, Supervisor};
 pub use wait::{become_subreaper, block_signals, wait_forwarding};
 
