@@ -174,3 +174,39 @@ fn kill_signal_names_and_stopped_state() {
     c.delete_ok(false);
     c.assert_clean();
 }
+
+/// Issue 10 item 6 (the runc CLI surface engines call): `delete --force` of an id that does
+/// not exist is done (exit 0) while a plain `delete` names it; `list --format json` prints
+/// runc's list JSON; a command not in PATH is worded as runc words it (Docker maps that wording
+/// to exit 127).
+#[test]
+fn runc_cli_surface_delete_list_and_not_found() {
+    let mut c = Ctr::new("cli-surface");
+    c.pinhole(&["delete", "--force", "no-such-container"])
+        .assert_ok();
+    c.pinhole(&["delete", "no-such-container"])
+        .assert_error(&["no-such-container", "does not exist"]);
+
+    c.args(&["/bin/sleep", "30"]);
+    c.create_ok();
+    let out = c.pinhole(&["list", "--format", "json"]);
+    out.assert_ok();
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).expect("list JSON");
+    let me = list
+        .as_array()
+        .expect("an array")
+        .iter()
+        .find(|s| s["id"] == c.id.as_str())
+        .unwrap_or_else(|| panic!("{} not listed: {list}", c.id));
+    assert_eq!(me["status"], "created", "{me}");
+    assert!(me["pid"].as_i64().is_some_and(|p| p > 0), "{me}");
+    assert_eq!(me["bundle"], c.bundle().to_str().unwrap(), "{me}");
+    c.delete_ok(true);
+    c.assert_clean();
+
+    let mut n = Ctr::new("cli-notfound");
+    n.args(&["no-such-command"]);
+    n.run()
+        .assert_error(&["exec: \"no-such-command\": executable file not found in $PATH"]);
+    n.assert_clean();
+}

@@ -143,7 +143,7 @@ impl Exec {
                 .find(|p| check_executable(p).is_ok())
                 .ok_or_else(|| {
                     InitError::msg(format!(
-                        "process.args[0] {arg0:?}: executable not found in PATH {search:?}"
+                        "process.args[0] {arg0:?}: exec: {arg0:?}: executable file not found in $PATH (PATH={search})"
                     ))
                 })?
         };

@@ -57,6 +57,13 @@ impl BundleArgs {
     }
 }
 
+/// Output format of `list`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Verb {
     /// Create a container: set up and blocked right before its execve.
@@ -74,7 +81,11 @@ enum Verb {
         id: String,
     },
     /// List containers.
-    List,
+    List {
+        /// `table` or `json` (runc's list JSON: an array of the containers' states).
+        #[arg(long, short, default_value = "table")]
+        format: ListFormat,
+    },
     /// Send a signal to a container's init (or to all its processes).
     Kill {
         /// Signal every process in the container's cgroup.
@@ -189,7 +200,21 @@ fn dispatch(cli: Cli) -> Result<u8> {
             println!("{}", serde_json::to_string_pretty(&st.oci_json())?);
             Ok(0)
         }
-        Verb::List => {
+        Verb::List {
+            format: ListFormat::Json,
+        } => {
+            let states: Vec<serde_json::Value> = root
+                .list()
+                .iter()
+                .filter_map(|id| container::State::load(&root, id).ok())
+                .map(|st| st.oci_json())
+                .collect();
+            println!("{}", serde_json::to_string(&states)?);
+            Ok(0)
+        }
+        Verb::List {
+            format: ListFormat::Table,
+        } => {
             println!("{:<32} {:<8} {:<10} BUNDLE", "ID", "PID", "STATUS");
             for id in root.list() {
                 if let Ok(st) = container::State::load(&root, &id) {
@@ -209,10 +234,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
             container::kill(&root, &id, sig, all)?;
             Ok(0)
         }
-        Verb::Delete { force, id } => {
-            container::delete(&root, &id, force)?;
-            Ok(0)
-        }
+        Verb::Delete { force, id } => match container::delete(&root, &id, force) {
+            // as runc: deleting by force what does not exist is done
+            Err(container::Error::NotFound(_)) if force => Ok(0),
+            r => r.map(|()| 0).map_err(Into::into),
+        },
         Verb::Exec {
             process,
             cwd,
