@@ -14,8 +14,7 @@
 //! protobuf readers do; a message that is not protobuf, or whose known fields have the wrong
 //! wire type or are not UTF-8 where a string is due, is an error naming the field.
 
-use protobuf::rt::WireType;
-use protobuf::CodedInputStream;
+use crate::wire::{self, Field, Groups};
 
 /// The largest stdin `start` reads (containerd's own shims read at most 10 MB).
 pub const MAX_STDIN: u64 = 10 << 20;
@@ -106,14 +105,15 @@ pub fn parse(data: &[u8]) -> Result<StartInput, BootstrapError> {
     }
     let mut p = BootstrapParams::default();
     for f in &fields {
+        let m = BootstrapError::Malformed;
         match f.number {
-            1 => p.instance_id = f.string("instance_id")?,
-            2 => p.namespace = f.string("namespace")?,
-            3 => p.log_level = f.int32("log_level")?,
-            4 => p.containerd_version = f.string("containerd_version")?,
-            5 => p.ttrpc_address = f.string("containerd_ttrpc_address")?,
-            6 => p.grpc_address = f.string("containerd_grpc_address")?,
-            7 => p.containerd_binary = f.string("containerd_binary")?,
+            1 => p.instance_id = f.string("instance_id").map_err(m)?,
+            2 => p.namespace = f.string("namespace").map_err(m)?,
+            3 => p.log_level = f.int32("log_level").map_err(m)?,
+            4 => p.containerd_version = f.string("containerd_version").map_err(m)?,
+            5 => p.ttrpc_address = f.string("containerd_ttrpc_address").map_err(m)?,
+            6 => p.grpc_address = f.string("containerd_grpc_address").map_err(m)?,
+            7 => p.containerd_binary = f.string("containerd_binary").map_err(m)?,
             8 => p.extensions.push(extension(f)?),
             _ => {}
         }
@@ -121,96 +121,39 @@ pub fn parse(data: &[u8]) -> Result<StartInput, BootstrapError> {
     Ok(StartInput::Bootstrap(p))
 }
 
-/// One field of a message, as it was on the wire.
-struct Field {
-    number: u32,
-    value: Value,
-}
-
-enum Value {
-    Varint(u64),
-    Bytes(Vec<u8>),
-    /// Fixed32 and fixed64: no known field has them.
-    Fixed,
-}
-
-impl Field {
-    fn bytes(&self, name: &str) -> Result<&[u8], BootstrapError> {
-        match &self.value {
-            Value::Bytes(b) => Ok(b),
-            _ => Err(wrong_type(name, self.number)),
-        }
-    }
-
-    fn string(&self, name: &str) -> Result<String, BootstrapError> {
-        String::from_utf8(self.bytes(name)?.to_vec()).map_err(|_| {
-            BootstrapError::Malformed(format!("field {name} ({}) is not UTF-8", self.number))
-        })
-    }
-
-    fn int32(&self, name: &str) -> Result<i32, BootstrapError> {
-        match self.value {
-            // proto3 int32: a negative value is sign-extended to 64 bits
-            Value::Varint(v) => Ok(v as i64 as i32),
-            _ => Err(wrong_type(name, self.number)),
-        }
-    }
-}
-
-fn wrong_type(name: &str, number: u32) -> BootstrapError {
-    BootstrapError::Malformed(format!("field {name} ({number}) has the wrong wire type"))
-}
-
-/// Splits `data` into its fields (unknown ones included).
-fn fields(data: &[u8]) -> Result<Vec<Field>, String> {
-    let mut input = CodedInputStream::from_bytes(data);
-    let mut out = Vec::new();
-    while let Some(tag) = input.read_raw_tag_or_eof().map_err(|e| e.to_string())? {
-        let number = tag >> 3;
-        if number == 0 {
-            return Err("field number 0".into());
-        }
-        let wire = WireType::new(tag & 7).ok_or_else(|| format!("wire type {}", tag & 7))?;
-        let value = match wire {
-            WireType::Varint => {
-                Value::Varint(input.read_raw_varint64().map_err(|e| e.to_string())?)
-            }
-            WireType::LengthDelimited => {
-                Value::Bytes(input.read_bytes().map_err(|e| e.to_string())?)
-            }
-            WireType::Fixed32 | WireType::Fixed64 => {
-                input.skip_field(wire).map_err(|e| e.to_string())?;
-                Value::Fixed
-            }
-            WireType::StartGroup | WireType::EndGroup => {
-                return Err(format!("field {number}: groups are not used by containerd"))
-            }
-        };
-        out.push(Field { number, value });
-    }
-    Ok(out)
-}
-
 fn any(fields: &[Field]) -> Result<AnyMessage, BootstrapError> {
     let mut a = AnyMessage::default();
     for f in fields {
         match f.number {
-            1 => a.type_url = f.string("type_url")?,
-            2 => a.value = f.bytes("value")?.to_vec(),
+            1 => a.type_url = f.string("type_url").map_err(BootstrapError::Malformed)?,
+            2 => {
+                a.value = f
+                    .bytes("value")
+                    .map_err(BootstrapError::Malformed)?
+                    .to_vec()
+            }
             _ => {}
         }
     }
     Ok(a)
 }
 
+/// The fields of a bootstrap message (a group in one is garbage: containerd sends none).
+fn fields(data: &[u8]) -> Result<Vec<Field>, String> {
+    wire::fields(data, Groups::Refuse)
+}
+
 /// An `Extension` (field 1: the `Any`).
 fn extension(f: &Field) -> Result<AnyMessage, BootstrapError> {
-    let inner = fields(f.bytes("extensions")?)
+    let inner = fields(f.bytes("extensions").map_err(BootstrapError::Malformed)?)
         .map_err(|e| BootstrapError::Malformed(format!("field extensions (8): {e}")))?;
     let mut out = AnyMessage::default();
     for e in &inner {
         if e.number == 1 {
-            let value = fields(e.bytes("extensions.value")?).map_err(|err| {
+            let payload = e
+                .bytes("extensions.value")
+                .map_err(BootstrapError::Malformed)?;
+            let value = fields(payload).map_err(|err| {
                 BootstrapError::Malformed(format!("field extensions.value: {err}"))
             })?;
             out = any(&value)?;

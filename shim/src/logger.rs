@@ -42,16 +42,16 @@ pub fn init(debug: bool) -> Result<(), String> {
     });
     *lock(&logger.sink) = Some(sink);
     log::set_logger(logger).map_err(|e| format!("install the logger: {e}"))?;
-    let from_env = std::env::var(LOG_ENV)
+    let level = std::env::var(LOG_ENV)
         .ok()
-        .and_then(|v| v.parse::<LevelFilter>().ok());
-    let level = match from_env {
-        Some(l) if !debug || l > LevelFilter::Debug => l,
-        _ if debug => LevelFilter::Debug,
-        Some(l) => l,
-        None => LevelFilter::Info,
-    };
-    log::set_max_level(level);
+        .and_then(|v| v.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::Info);
+    // -debug raises the level to debug at least
+    log::set_max_level(if debug {
+        level.max(LevelFilter::Debug)
+    } else {
+        level
+    });
     Ok(())
 }
 

@@ -17,6 +17,7 @@ mod serve;
 mod service;
 mod shim;
 mod start;
+mod wire;
 
 fn main() {
     // One malloc arena: the shim's threads are mostly parked (copiers, waiters, events), and

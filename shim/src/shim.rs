@@ -53,7 +53,12 @@ impl containerd_shim::Shim for PinholeShim {
             // the daemon publishes events there (given by the environment or, from containerd
             // 2.3 on, by the bootstrap parameters)
             let ttrpc = opts.ttrpc_address.clone();
-            containerd_shim::spawn(opts, &group, vec![("TTRPC_ADDRESS", ttrpc.as_str())])?.1
+            containerd_shim::spawn(
+                opts,
+                &group,
+                vec![(crate::serve::TTRPC_ADDRESS, ttrpc.as_str())],
+            )?
+            .1
         };
         // the `address` file holds the bare address whatever the reply (containerd reads it on
         // restart, the crate on shutdown)

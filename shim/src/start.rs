@@ -12,10 +12,8 @@ use containerd_shim::{Config, Flags, Shim, StartOpts};
 
 use crate::bootstrap::{self, StartInput};
 use crate::reply;
+use crate::serve::TTRPC_ADDRESS;
 use crate::shim::{PinholeShim, RUNTIME_ID};
-
-/// containerd's environment variable naming its ttrpc socket.
-const TTRPC_ADDRESS: &str = "TTRPC_ADDRESS";
 
 /// Runs `start`; the error is printed on stderr by the caller, with a non-zero exit.
 pub fn run(flags: Flags) -> Result<(), String> {

@@ -108,16 +108,8 @@ fn assign_user_range(
     };
     if added(&uids) && added(&gids) {
         let start = super::userns_pool::allocate(dir, pool, policy.name(), state_dir)?;
-        let mapping = || {
-            vec![oci_spec::runtime::LinuxIdMappingBuilder::default()
-                .container_id(0u32)
-                .host_id(start)
-                .size(USERNS_SIZE)
-                .build()
-                .expect("id mapping builds")]
-        };
-        linux.set_uid_mappings(Some(mapping()));
-        linux.set_gid_mappings(Some(mapping()));
+        linux.set_uid_mappings(Some(crate::policy::root_mapping(start)));
+        linux.set_gid_mappings(Some(crate::policy::root_mapping(start)));
         return Ok(());
     }
     super::userns_pool::check_given(dir, pool, policy.name(), "linux.uidMappings", &uids)?;

@@ -188,6 +188,17 @@ impl Policy {
     }
 }
 
+/// The mapping of a user namespace a policy gives a container: container ids
+/// `0..USERNS_SIZE` to host ids `host..host + USERNS_SIZE`.
+pub(crate) fn root_mapping(host: u32) -> Vec<LinuxIdMapping> {
+    vec![LinuxIdMappingBuilder::default()
+        .container_id(0u32)
+        .host_id(host)
+        .size(USERNS_SIZE)
+        .build()
+        .expect("id mapping builds")]
+}
+
 /// Adds a user namespace (if the spec has none) and mappings (if it has none) mapping
 /// container ids `0..USERNS_SIZE` to host ids `base..base + USERNS_SIZE`.
 ///
@@ -208,18 +219,10 @@ fn add_user_namespace(linux: &mut oci_spec::runtime::Linux, base: u32) {
                 .expect("namespace with a type builds"),
         );
     }
-    let mapping = || -> Vec<LinuxIdMapping> {
-        vec![LinuxIdMappingBuilder::default()
-            .container_id(0u32)
-            .host_id(base)
-            .size(USERNS_SIZE)
-            .build()
-            .expect("id mapping builds")]
-    };
     if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-        linux.set_uid_mappings(Some(mapping()));
+        linux.set_uid_mappings(Some(root_mapping(base)));
     }
     if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-        linux.set_gid_mappings(Some(mapping()));
+        linux.set_gid_mappings(Some(root_mapping(base)));
     }
 }

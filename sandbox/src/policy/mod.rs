@@ -123,6 +123,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxSeccomp;
 use serde::Deserialize;
 
+pub(crate) use apply::root_mapping;
 pub use confine::{DeviceId, MASKED_PATHS, READONLY_PATHS};
 pub use error::PolicyError;
 pub use host::{HostRules, Share, PROTECTED};

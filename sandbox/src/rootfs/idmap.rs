@@ -22,7 +22,7 @@ use super::RootfsError;
 pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 /// The mount's mappings, if it has any (validation made sure both are given).
-pub fn mappings(m: &Mount) -> Option<(&[LinuxIdMapping], &[LinuxIdMapping])> {
+fn mappings(m: &Mount) -> Option<(&[LinuxIdMapping], &[LinuxIdMapping])> {
     match (m.uid_mappings().as_deref(), m.gid_mappings().as_deref()) {
         (Some(u), Some(g)) if !u.is_empty() && !g.is_empty() => Some((u, g)),
         _ => None,
@@ -36,15 +36,18 @@ pub fn map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-/// Idmaps the detached tree `tree` (mount `i`, from `src`) with the mount's mappings.
+/// Idmaps the detached tree `tree` of mount `i` (`m`, bound from `src`) with the mount's
+/// mappings; nothing when it has none.
 pub fn apply(
     tree: BorrowedFd<'_>,
     recursive: bool,
     i: usize,
+    m: &Mount,
     src: &std::path::Path,
-    uid: &[LinuxIdMapping],
-    gid: &[LinuxIdMapping],
 ) -> Result<(), RootfsError> {
+    let Some((uid, gid)) = mappings(m) else {
+        return Ok(());
+    };
     let what = format!("mounts[{i}] (idmapped bind of {})", src.display());
     let userns = userns_with(uid, gid).map_err(|e| {
         RootfsError::invalid(

@@ -236,11 +236,9 @@ pub fn open_bind_sources(
         let Ok(tree) = open_bind_source(i, &src, opts.recursive, guard) else {
             continue;
         };
-        if let Some((uid, gid)) = super::idmap::mappings(m) {
-            if let Err(e) = super::idmap::apply(tree.as_fd(), opts.recursive, i, &src, uid, gid) {
-                out.insert(i, Err(e));
-                continue;
-            }
+        if let Err(e) = super::idmap::apply(tree.as_fd(), opts.recursive, i, m, &src) {
+            out.insert(i, Err(e));
+            continue;
         }
         let attr = opts.attr();
         if attr.attr_set | attr.attr_clr != 0
@@ -477,9 +475,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
                 Some(opened) => opened?,
                 None => {
                     let tree = open_bind_source(i, &src, opts.recursive, ctx.guard)?;
-                    if let Some((uid, gid)) = super::idmap::mappings(m) {
-                        super::idmap::apply(tree.as_fd(), opts.recursive, i, &src, uid, gid)?;
-                    }
+                    super::idmap::apply(tree.as_fd(), opts.recursive, i, m, &src)?;
                     tree
                 }
             };

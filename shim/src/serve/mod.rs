@@ -1,6 +1,6 @@
 //! The shim daemon, in place of `containerd_shim::run`'s serve path: same flags, logger,
 //! publisher, reaper and socket handling, but the ttrpc server is ours ([`server`]), with
-//! bounded threads and connections. `delete` and `-v` stay the crate's.
+//! bounded threads and connections. `delete` stays the crate's.
 //!
 //! Methods are registered by path (`/containerd.task.v2.Task/<Method>`): task API v3 is served
 //! beside v2 by registering the same handlers under `/containerd.task.v3.Task/`. `start` is
@@ -32,7 +32,7 @@ use crate::shim::{PinholeShim, RUNTIME_ID};
 use server::{Method, Methods, Server};
 
 /// containerd's environment variable naming its ttrpc socket (for events).
-const TTRPC_ADDRESS: &str = "TTRPC_ADDRESS";
+pub(crate) const TTRPC_ADDRESS: &str = "TTRPC_ADDRESS";
 /// The task API v2 service name, as ttrpc dispatches on it.
 pub const TASK_V2: &str = "containerd.task.v2.Task";
 /// The task API v3 service name (containerd 2.x; same methods and messages as v2).

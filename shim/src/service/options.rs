@@ -7,7 +7,8 @@
 //! built-in policy.
 
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
-use containerd_shim::protos::protobuf::CodedInputStream;
+
+use crate::wire;
 
 /// The type containerd uses for the options of runtimes other than runc.
 pub const RUNTIME_OPTIONS_TYPE: &str = "runtimeoptions.v1.Options";
@@ -30,85 +31,45 @@ pub fn parse(options: Option<&Any>) -> Result<RuntimeOptions, String> {
     let Some(any) = options else {
         return Ok(RuntimeOptions::default());
     };
-    let short = any.type_url.rsplit('/').next().unwrap_or_default();
-    if short == RUNC_OPTIONS_TYPE {
-        return runc_io_owner(&any.value).map(|io_owner| RuntimeOptions {
-            config_path: None,
-            io_owner,
-        });
-    }
-    config_path(Some(any)).map(|config_path| RuntimeOptions {
-        config_path,
-        io_owner: None,
-    })
-}
-
-/// `io_uid` (4) and `io_gid` (5) of a `containerd.runc.v1.Options`; None when both are 0.
-fn runc_io_owner(value: &[u8]) -> Result<Option<(u32, u32)>, String> {
-    let mut input = CodedInputStream::from_bytes(value);
-    let (mut uid, mut gid) = (0u32, 0u32);
-    let bad = |e: containerd_shim::protos::protobuf::Error| {
-        format!("options: malformed {RUNC_OPTIONS_TYPE}: {e}")
-    };
-    while let Some(tag) = input.read_raw_tag_or_eof().map_err(bad)? {
-        let (field, wire) = (tag >> 3, tag & 7);
-        match (field, wire) {
-            (4, 0) => uid = input.read_uint32().map_err(bad)?,
-            (5, 0) => gid = input.read_uint32().map_err(bad)?,
-            _ => input
-                .skip_field(
-                    containerd_shim::protos::protobuf::rt::WireType::new(wire)
-                        .ok_or_else(|| format!("options: bad wire type {wire}"))?,
-                )
-                .map_err(bad)?,
-        }
-    }
-    Ok((uid, gid).ne(&(0, 0)).then_some((uid, gid)))
-}
-
-/// Extracts `config_path` from CreateTaskRequest.options; `Ok(None)` when no options or no
-/// path were given. Other option types are an error naming the type.
-pub fn config_path(options: Option<&Any>) -> Result<Option<String>, String> {
-    let Some(any) = options else {
-        return Ok(None);
-    };
     if any.type_url.is_empty() && any.value.is_empty() {
-        return Ok(None);
+        return Ok(RuntimeOptions::default());
     }
     let short = any.type_url.rsplit('/').next().unwrap_or_default();
+    let malformed = |e: String| format!("options: malformed {short}: {e}");
+    let fields = match short {
+        RUNC_OPTIONS_TYPE | RUNTIME_OPTIONS_TYPE => wire::fields(&any.value, wire::Groups::Skip).map_err(malformed)?,
+        _ => {
+            return Err(format!(
+                "options: unsupported type {:?} (pinhole takes {RUNTIME_OPTIONS_TYPE}, or {RUNC_OPTIONS_TYPE} from a handler without options)",
+                any.type_url
+            ))
+        }
+    };
+    let mut o = RuntimeOptions::default();
     if short == RUNC_OPTIONS_TYPE {
-        return Ok(None);
+        // io_uid (4) and io_gid (5); none when both are 0
+        let id = |n: u32| {
+            fields
+                .iter()
+                .rev()
+                .filter(|f| f.number == n)
+                .find_map(|f| f.varint())
+                .map_or(0, |v| v as u32)
+        };
+        let (uid, gid) = (id(4), id(5));
+        o.io_owner = (uid, gid).ne(&(0, 0)).then_some((uid, gid));
+        return Ok(o);
     }
-    if short != RUNTIME_OPTIONS_TYPE {
-        return Err(format!(
-            "options: unsupported type {:?} (pinhole takes {RUNTIME_OPTIONS_TYPE}, or {RUNC_OPTIONS_TYPE} from a handler without options)",
-            any.type_url
-        ));
-    }
-    let mut input = CodedInputStream::from_bytes(&any.value);
-    let mut path = None;
-    while let Some(tag) = input
-        .read_raw_tag_or_eof()
-        .map_err(|e| format!("options: malformed {RUNTIME_OPTIONS_TYPE}: {e}"))?
-    {
-        let (field, wire) = (tag >> 3, tag & 7);
-        match (field, wire) {
-            (2, 2) => {
-                path = Some(
-                    input
-                        .read_string()
-                        .map_err(|e| format!("options: config_path: {e}"))?,
-                )
-            }
-            _ => input
-                .skip_field(
-                    containerd_shim::protos::protobuf::rt::WireType::new(wire)
-                        .ok_or_else(|| format!("options: bad wire type {wire}"))?,
-                )
-                .map_err(|e| format!("options: malformed {RUNTIME_OPTIONS_TYPE}: {e}"))?,
+    // config_path (2)
+    for f in fields.iter().filter(|f| f.number == 2) {
+        if let Some(b) = f.as_bytes() {
+            let path =
+                String::from_utf8(b.to_vec()).map_err(|e| format!("options: config_path: {e}"))?;
+            o.config_path = Some(path);
         }
     }
-    Ok(path.filter(|p| !p.is_empty()))
+    o.config_path = o.config_path.filter(|p| !p.is_empty());
+    Ok(o)
 }
 
 #[cfg(test)]
@@ -120,6 +81,10 @@ mod tests {
         a.type_url = type_url.into();
         a.value = value;
         a
+    }
+
+    fn config_path(options: Option<&Any>) -> Result<Option<String>, String> {
+        parse(options).map(|o| o.config_path)
     }
 
     #[test]

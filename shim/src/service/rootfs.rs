@@ -46,6 +46,14 @@ struct IdMapped {
     gid: Vec<LinuxIdMapping>,
 }
 
+impl IdMapped {
+    /// A user namespace with these mappings, for `mount_setattr(MOUNT_ATTR_IDMAP)`.
+    fn userns(&self) -> Result<std::os::fd::OwnedFd, String> {
+        idmap::userns_with(&self.uid, &self.gid)
+            .map_err(|e| format!("rootfs: user namespace for uidmap/gidmap: {e}"))
+    }
+}
+
 /// Splits containerd's `uidmap=`/`gidmap=` options (`C:H:N`, several separated by `,`) off.
 fn split_idmap(options: &[String]) -> Result<(Option<IdMapped>, Vec<String>), String> {
     let (mut uid, mut gid, mut rest) = (None, None, Vec::new());
@@ -135,8 +143,7 @@ fn idmap_lowers(
     options: &[String],
     ids: &IdMapped,
 ) -> Result<(Vec<String>, IdmappedLowers), String> {
-    let userns = idmap::userns_with(&ids.uid, &ids.gid)
-        .map_err(|e| format!("rootfs: user namespace for uidmap/gidmap: {e}"))?;
+    let userns = ids.userns()?;
     let dir = bundle.join(".idmapped");
     let _ = std::fs::remove_dir_all(&dir);
     pinhole_sandbox::private::create_dir(&dir)
@@ -203,8 +210,7 @@ pub fn mount_rootfs(bundle: &Path, mounts: &[Mount]) -> Result<Option<PathBuf>, 
             o
         }
         (Some(ids), "bind" | "rbind") => {
-            let userns = idmap::userns_with(&ids.uid, &ids.gid)
-                .map_err(|e| format!("rootfs: user namespace for uidmap/gidmap: {e}"))?;
+            let userns = ids.userns()?;
             bind_idmapped(
                 Path::new(&m.source),
                 &target,
