@@ -8,8 +8,9 @@ set -euo pipefail
 usage() {
   cat >&2 <<EOF
 usage: $(basename "$0")
-  Builds target/release/pinhole and the test rootfs, then runs a probe (capabilities, no_new_privs,
-  seccomp, id, hostname, mount, mkdir under a seccomp errno rule, write to the read-only rootfs)
+  Builds the release pinhole (target/<host triple>/release/pinhole) and the test rootfs, then
+  runs a probe (capabilities, no_new_privs, seccomp, id, hostname, mount, mkdir under a seccomp
+  errno rule, write to the read-only rootfs)
   on the host and inside a pinhole container, side by side. Needs root.
   env: KEEP=1 keeps the temp dir (bundle, outputs) for inspection.
        PINHOLE=/path/to/pinhole skips the release build; ROOTFS=DIR skips hack/build-rootfs.sh
