@@ -12,6 +12,9 @@ use libfuzzer_sys::fuzz_target;
 use oci_spec::runtime::{LinuxResources, Process};
 use pinhole_sandbox::policy::Policy;
 
+#[path = "../../shim/src/wire.rs"]
+#[allow(dead_code)]
+mod wire;
 #[path = "../../shim/src/service/options.rs"]
 #[allow(dead_code)]
 mod options;
@@ -43,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
             let Some(req) = decode::<CreateTaskRequest>(bytes) else {
                 return;
             };
-            let _ = options::config_path(req.options.as_ref());
+            let _ = options::parse(req.options.as_ref());
             let _ = rootfs::validate(&req.rootfs);
         }
         1 => {
