@@ -4,9 +4,9 @@
 //!
 //! Built from the runtime's own tables: the namespaces of `init::namespaces`, the mount
 //! options `rootfs::options` parses, the capabilities pinhole knows, the seccomp actions,
-//! flags and archs the compiler accepts ([`crate::seccomp::features`]). What pinhole does not
-//! do is reported off: no hooks are run yet, no AppArmor,
-//! SELinux or Intel RDT, no systemd cgroup driver.
+//! flags and archs the compiler accepts ([`crate::seccomp::features`]), the hook kinds of
+//! [`crate::hooks::KNOWN`]. What pinhole does not do is reported off: no AppArmor, SELinux
+//! or Intel RDT, no systemd cgroup driver.
 
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -43,7 +43,7 @@ pub fn features() -> serde_json::Value {
     serde_json::json!({
         "ociVersionMin": OCI_VERSION_MIN,
         "ociVersionMax": OCI_VERSION_MAX,
-        "hooks": [],
+        "hooks": crate::hooks::KNOWN.map(|k| k.name()),
         "mountOptions": KNOWN_OPTIONS,
         "linux": {
             "namespaces": namespaces,
@@ -80,7 +80,9 @@ mod tests {
         assert_eq!(ns.len(), 8);
         let caps = linux.capabilities().as_ref().unwrap();
         assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"), "{caps:?}");
-        assert!(f.hooks().as_ref().unwrap().is_empty());
+        let hooks = f.hooks().as_ref().unwrap();
+        assert_eq!(hooks.len(), 6, "{hooks:?}");
+        assert!(hooks.iter().any(|h| h == "createContainer"), "{hooks:?}");
         let opts = f.mount_options().as_ref().unwrap();
         assert!(opts.iter().any(|o| o == "rbind"), "{opts:?}");
     }

@@ -10,6 +10,7 @@ pub mod caps;
 pub mod cgroups;
 pub mod container;
 pub mod features;
+pub mod hooks;
 pub mod init;
 pub mod mountinfo;
 pub mod policy;

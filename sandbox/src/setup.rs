@@ -70,6 +70,18 @@ pub enum Request {
         /// Whether the process gets a terminal.
         console: bool,
     },
+    /// Run hooks of one kind whose failures are warnings (poststart, poststop) for a caller
+    /// that cannot wait for children (the shim's reaper takes every exit).
+    Hooks {
+        /// Their kind.
+        kind: crate::hooks::Kind,
+        /// The hooks, in order.
+        hooks: Vec<oci_spec::runtime::Hook>,
+        /// The state JSON on their stdin.
+        state: Vec<u8>,
+        /// Where they run.
+        cwd: Option<PathBuf>,
+    },
 }
 
 /// Error classes, mapped to ttrpc codes by the shim.
@@ -122,7 +134,9 @@ fn kind_of(e: &container::Error) -> Kind {
         | E::Caps(_)
         | E::Seccomp(_)
         | E::Rootfs(_)
-        | E::Policy(_) => Kind::Invalid,
+        | E::Policy(_)
+        | E::Hook(crate::hooks::HookError::Invalid { .. })
+        | E::Hook(crate::hooks::HookError::Refused { .. }) => Kind::Invalid,
         _ => Kind::Internal,
     }
 }
@@ -175,6 +189,27 @@ pub fn run(
         _ => None,
     };
     Ok((reply, console))
+}
+
+/// Runs `hooks` in a helper process (see [`Request::Hooks`]); returns their failures, one
+/// line each.
+pub fn run_hooks(
+    pinhole: &std::path::Path,
+    kind: crate::hooks::Kind,
+    hooks: &[oci_spec::runtime::Hook],
+    state: &[u8],
+    cwd: Option<&std::path::Path>,
+) -> Result<Vec<String>, String> {
+    let req = Request::Hooks {
+        kind,
+        hooks: hooks.to_vec(),
+        state: state.to_vec(),
+        cwd: cwd.map(Into::into),
+    };
+    match run(pinhole, &req, Stdio::default())? {
+        (Reply::Done { warnings, .. }, _) => Ok(warnings),
+        (Reply::Failed { message, .. }, _) => Err(message),
+    }
 }
 
 /// Entry point of the helper role. Never returns.
@@ -255,5 +290,16 @@ fn serve(req: &Request) -> Result<Served, (Kind, String)> {
             let execed = container::exec(&root, id, process, opts).map_err(fail)?;
             Ok((execed.pid, None, execed.console, Vec::new()))
         }
+        Request::Hooks {
+            kind,
+            hooks,
+            state,
+            cwd,
+        } => Ok((
+            0,
+            None,
+            None,
+            crate::hooks::run_each(*kind, hooks, state, cwd.as_deref()),
+        )),
     }
 }

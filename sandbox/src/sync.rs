@@ -27,6 +27,9 @@ pub enum FromInit {
         /// Its host pid.
         pid: i32,
     },
+    /// The mounts are done: the init waits for the runtime-namespace hooks (prestart,
+    /// createRuntime) before `pivot_root`.
+    Hooks,
     /// The container is fully set up and waits for `start`.
     Ready,
     /// The pty master of the process's terminal follows as an SCM_RIGHTS message.
@@ -58,6 +61,8 @@ pub fn pid_frame(pid: i32, buf: &mut [u8; PID_FRAME_MAX]) -> Option<&[u8]> {
 pub enum ToInit {
     /// Id maps written and pid placed in the cgroup: go on.
     SetupDone,
+    /// The runtime-namespace hooks succeeded: go on.
+    HooksDone,
 }
 
 /// Makes `fd` (close-on-exec in the parent) appear as fd `target` in the child `cmd` starts.

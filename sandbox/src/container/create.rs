@@ -156,6 +156,10 @@ pub(crate) fn check(
         policy.check_host(spec, &bundle.dir, &runtime_paths(root))?;
     }
     crate::rootfs::validate(spec, &bundle.dir)?;
+    crate::hooks::validate(spec)?;
+    if let Some(policy) = opts.policy.as_ref().filter(|p| p.refuses_hooks()) {
+        crate::hooks::refuse(spec, policy.name())?;
+    }
     let process = spec.process().as_ref().expect("checked by Bundle::load");
     CapSets::from_spec(process.capabilities().as_ref())?;
     if process.terminal() == Some(true) && !opts.console {
@@ -375,15 +379,18 @@ pub fn create(
     }
     let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;
     let mut progress = Progress::default();
-    let result = spawn::handshake(&mut spawned, true, &mut progress, |pid, new_userns| {
-        if new_userns {
-            spawn::write_id_maps(pid, &cfg.uid_mappings, &cfg.gid_mappings)?;
+    let result = spawn::handshake(&mut spawned, true, &mut progress, |step| match step {
+        spawn::Step::Setup { pid, new_userns } => {
+            if new_userns {
+                spawn::write_id_maps(pid, &cfg.uid_mappings, &cfg.gid_mappings)?;
+            }
+            if let Some(policy) = &opts.policy {
+                check_effective_userns(policy, pid)?;
+            }
+            cgroup.add_pid(pid)?;
+            Ok(())
         }
-        if let Some(policy) = &opts.policy {
-            check_effective_userns(policy, pid)?;
-        }
-        cgroup.add_pid(pid)?;
-        Ok(())
+        spawn::Step::Hooks { pid } => runtime_hooks(spec, id, pid, &bundle.dir),
     });
     // The first stage exits once it has forked the container init; reap it. Without a PID
     // namespace the direct child is the container itself and must not be waited for.
@@ -428,6 +435,17 @@ pub fn create(
         console: progress.console,
         warnings,
     })
+}
+
+/// The `prestart` and `createRuntime` hooks, in the runtime namespace (this process), while
+/// the init `pid` waits between its mounts and `pivot_root`.
+fn runtime_hooks(spec: &Spec, id: &str, pid: i32, bundle: &Path) -> Result<(), Error> {
+    use crate::hooks::{self, Kind};
+    for kind in [Kind::Prestart, Kind::CreateRuntime] {
+        let state = hooks::state_json(spec, id, kind, pid, bundle);
+        hooks::run_all(kind, hooks::of(spec, kind), &state, Some(bundle))?;
+    }
+    Ok(())
 }
 
 /// The runtime's own state and sockets, which no container may bind: the state root (a

@@ -31,6 +31,9 @@ pub enum Error {
     /// Cgroup problem.
     #[error("cgroup: {0}")]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// An OCI hook failed, was refused or is invalid.
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
     /// A container with this id exists already.
     #[error("container {0:?} already exists")]
     Exists(String),

@@ -144,7 +144,10 @@ pub fn exec(
     debug_assert!(cfg.has_ns(LinuxNamespaceType::Mount));
     let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;
     let mut progress = Progress::default();
-    let result = spawn::handshake(&mut spawned, false, &mut progress, |pid, _| {
+    let result = spawn::handshake(&mut spawned, false, &mut progress, |step| {
+        let spawn::Step::Setup { pid, .. } = step else {
+            return Err(Error::Init("exec init: unexpected hooks step".into()));
+        };
         cgroup.add_pid(pid).map_err(Error::from)
     });
     if progress.pid.is_some() && progress.pid != Some(spawned.child.id() as i32) {

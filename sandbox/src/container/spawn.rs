@@ -91,14 +91,30 @@ pub(crate) struct Progress {
     pub console: Option<OwnedFd>,
 }
 
+/// What the init waits for the host side to do.
+pub(crate) enum Step {
+    /// Id maps (of a new user namespace) and cgroup placement of the first stage `pid`.
+    Setup {
+        /// Host pid of the first stage.
+        pid: i32,
+        /// Whether it created a user namespace.
+        new_userns: bool,
+    },
+    /// The runtime-namespace hooks (prestart, createRuntime) of the container init `pid`.
+    Hooks {
+        /// Host pid of the container init.
+        pid: i32,
+    },
+}
+
 /// Drives the handshake until the init is ready (`expect_ready`) or has exec'ed.
 ///
-/// `setup` runs when the first stage asks for id maps and cgroup placement.
+/// `host` does each [`Step`] the init asks for; the init goes on once it returns `Ok`.
 pub(crate) fn handshake(
     spawned: &mut Spawned,
     expect_ready: bool,
     progress: &mut Progress,
-    mut setup: impl FnMut(i32, bool) -> Result<(), Error>,
+    mut host: impl FnMut(Step) -> Result<(), Error>,
 ) -> Result<(), Error> {
     loop {
         let msg = spawned
@@ -108,10 +124,20 @@ pub(crate) fn handshake(
         match msg {
             Some(FromInit::NeedSetup { pid, new_userns }) => {
                 progress.first_stage = Some(pid);
-                setup(pid, new_userns)?;
+                host(Step::Setup { pid, new_userns })?;
                 spawned
                     .sync
                     .send(&ToInit::SetupDone)
+                    .map_err(|e| Error::Init(format!("sync with init: {e}")))?;
+            }
+            Some(FromInit::Hooks) => {
+                let pid = progress.pid.ok_or_else(|| {
+                    Error::Init("init asked for hooks before it reported its pid".into())
+                })?;
+                host(Step::Hooks { pid })?;
+                spawned
+                    .sync
+                    .send(&ToInit::HooksDone)
                     .map_err(|e| Error::Init(format!("sync with init: {e}")))?;
             }
             Some(FromInit::Pid { pid }) => progress.pid = Some(pid),
@@ -203,7 +229,7 @@ mod tests {
             };
             let mut progress = Progress::default();
             // `theirs` stays open, as the waiting container init keeps it: no end of stream.
-            handshake(&mut spawned, true, &mut progress, |_, _| Ok(())).unwrap();
+            handshake(&mut spawned, true, &mut progress, |_| Ok(())).unwrap();
             assert_eq!(progress.pid, then_pid.then_some(4242));
             drop(theirs);
         }

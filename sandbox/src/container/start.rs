@@ -41,5 +41,33 @@ pub(super) fn release(root: &Root, id: &str) -> Result<State, Error> {
         }
     }
     state.status = Status::Running;
+    post_hooks(root, &state, crate::hooks::Kind::Poststart);
     Ok(state)
+}
+
+/// Runs the container's `poststart` or `poststop` hooks in the runtime namespace; their
+/// failures are warnings (runtime-spec), the lifecycle goes on.
+pub(super) fn post_hooks(root: &Root, state: &State, kind: crate::hooks::Kind) {
+    let spec = match super::exec::saved_spec(root, &state.id) {
+        Ok(spec) => spec,
+        Err(e) => {
+            crate::hooks::warn(&format!("hooks.{}: {e}", kind.name()));
+            return;
+        }
+    };
+    run_post_hooks(&spec, state, kind);
+}
+
+/// [`post_hooks`] with the spec at hand.
+pub(super) fn run_post_hooks(
+    spec: &oci_spec::runtime::Spec,
+    state: &State,
+    kind: crate::hooks::Kind,
+) {
+    let hooks = crate::hooks::of(spec, kind);
+    if hooks.is_empty() {
+        return;
+    }
+    let json = crate::hooks::state_json(spec, &state.id, kind, state.pid, &state.bundle);
+    crate::hooks::run_warning(kind, hooks, &json, Some(&state.bundle));
 }

@@ -118,8 +118,16 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     }
 
     if cfg.kind == InitKind::Container {
-        crate::rootfs::prepare_with(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs, pre_opened, &guard)
-            .map_err(|e| InitError::msg(e.to_string()))?;
+        let mounted = crate::rootfs::prepare_with(
+            &cfg.spec,
+            &cfg.bundle,
+            &cfg.cgroup_dirs,
+            pre_opened,
+            &guard,
+        )
+        .map_err(|e| InitError::msg(e.to_string()))?;
+        create_hooks(cfg, sync)?;
+        mounted.pivot().map_err(|e| InitError::msg(e.to_string()))?;
         if cfg.creates_ns(LinuxNamespaceType::Uts) {
             process::set_hostname(&cfg.spec)?;
         }
@@ -171,6 +179,36 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     }
 }
 
+/// The hooks at the end of create, before `pivot_root`: the host side runs prestart and
+/// createRuntime while we wait, then we run createContainer here, in the container's
+/// namespaces with the runtime's filesystem still in view.
+fn create_hooks(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
+    use crate::hooks::{self, Kind};
+    if hooks::any(&cfg.spec, &[Kind::Prestart, Kind::CreateRuntime]) {
+        sync.send(&FromInit::Hooks)
+            .map_err(|e| InitError::msg(format!("sync: {e}")))?;
+        match sync.recv::<crate::sync::ToInit>() {
+            Ok(Some(crate::sync::ToInit::HooksDone)) => {}
+            Ok(Some(other)) => return Err(InitError::msg(format!("sync: unexpected {other:?}"))),
+            // the host side reports its hook's failure itself
+            Ok(None) => std::process::exit(1),
+            Err(e) => return Err(InitError::msg(format!("sync: {e}"))),
+        }
+    }
+    container_hooks(cfg, Kind::CreateContainer)
+}
+
+/// Runs the container's hooks of `kind` in this process (createContainer, startContainer).
+fn container_hooks(cfg: &InitConfig, kind: crate::hooks::Kind) -> Result<(), InitError> {
+    let hooks = crate::hooks::of(&cfg.spec, kind);
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let pid = nix::unistd::getpid().as_raw();
+    let state = crate::hooks::state_json(&cfg.spec, &cfg.id, kind, pid, &cfg.bundle);
+    crate::hooks::run_all(kind, hooks, &state, None).map_err(|e| InitError::msg(e.to_string()))
+}
+
 /// A filter, its flags, and whether it gets a notification listener.
 type FilterPlan = (Filter, Vec<oci_spec::runtime::LinuxSeccompFilterFlag>, bool);
 
@@ -206,7 +244,12 @@ fn finish(cfg: &InitConfig, caps: &CapSets, filters: &[FilterPlan], exec: &Exec)
         }
         Ok(())
     };
-    match steps() {
+    let hooks = || match cfg.kind {
+        // confined already: the workload's user, capabilities, no_new_privs and filters
+        InitKind::Container => container_hooks(cfg, crate::hooks::Kind::StartContainer),
+        InitKind::Exec => Ok(()),
+    };
+    match steps().and_then(|()| hooks()) {
         Ok(()) => exec.exec(),
         Err(e) => e,
     }

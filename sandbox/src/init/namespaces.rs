@@ -137,6 +137,7 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
     .map_err(|e| InitError::msg(format!("sync: {e}")))?;
     match sync.recv::<ToInit>() {
         Ok(Some(ToInit::SetupDone)) => {}
+        Ok(Some(other)) => return Err(InitError::msg(format!("sync: unexpected {other:?}"))),
         Ok(None) => return Err(InitError::msg("sync: host side went away")),
         Err(e) => return Err(InitError::msg(format!("sync: {e}"))),
     }

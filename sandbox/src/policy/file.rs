@@ -17,6 +17,8 @@ use crate::seccomp::SeccompError;
 pub(super) struct File {
     name: String,
     #[serde(default)]
+    hooks: Hooks,
+    #[serde(default)]
     seccomp: SeccompSection,
     #[serde(default)]
     capabilities: CapsSection,
@@ -110,6 +112,15 @@ struct SeccompSection {
     record_dir: Option<String>,
     #[serde(default)]
     audit: Audit,
+}
+
+/// `hooks`: whether the spec's OCI hooks run or fail the create.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Hooks {
+    #[default]
+    Run,
+    Refuse,
 }
 
 /// `seccomp.audit`: whether every container's ceiling denials are named.
@@ -249,6 +260,7 @@ pub(super) struct Checked {
     pub user_pool: Option<super::UserPool>,
     pub privileged: Privileged,
     pub refuse_above_ceiling: bool,
+    pub refuse_hooks: bool,
     pub devices: Vec<DeviceId>,
     pub limits: super::Limits,
     pub host: super::HostRules,
@@ -365,6 +377,7 @@ impl File {
                 Some(a) => a == AboveCeiling::Refuse,
                 None => ns.privileged == Privileged::Refuse,
             },
+            refuse_hooks: self.hooks == Hooks::Refuse,
             devices,
             limits,
             host,

@@ -16,6 +16,10 @@
 //!
 //! ```toml
 //! name = "pinhole-strict"          # required, shown in errors
+//! # The spec's OCI hooks (crate::hooks): "run" them at their lifecycle points, or "refuse"
+//! # any: the create fails naming the first (hooks run as host root or in the container
+//! # before its confinement; a handler for untrusted pods may want none).
+//! hooks = "run"
 //!
 //! [seccomp]
 //! # "default": pinhole's built-in profile (sandbox/profiles/default.toml: moby's default on
@@ -184,6 +188,7 @@ pub struct Policy {
     user_pool: Option<UserPool>,
     privileged: Privileged,
     refuse_above_ceiling: bool,
+    refuse_hooks: bool,
     devices: Vec<DeviceId>,
     limits: Limits,
     host: HostRules,
@@ -257,6 +262,7 @@ impl Policy {
             user_pool: c.user_pool,
             privileged: c.privileged,
             refuse_above_ceiling: c.refuse_above_ceiling,
+            refuse_hooks: c.refuse_hooks,
             devices: c.devices,
             limits: c.limits,
             host: c.host,
@@ -279,6 +285,7 @@ impl Policy {
             user_pool: None,
             privileged: Privileged::Clamp,
             refuse_above_ceiling: false,
+            refuse_hooks: false,
             devices: Vec::new(),
             limits: Limits {
                 pids: Some(DEFAULT_PIDS),
@@ -293,6 +300,11 @@ impl Policy {
     /// Where recorded profiles go when the policy allows recording (`seccomp.recording`).
     pub fn record_dir(&self) -> Option<&Path> {
         self.record_dir.as_deref()
+    }
+
+    /// Whether the spec's OCI hooks are refused (`hooks = "refuse"`) rather than run.
+    pub fn refuses_hooks(&self) -> bool {
+        self.refuse_hooks
     }
 
     /// Whether every container's ceiling denials are audited (`seccomp.audit = "denials"`).

@@ -114,18 +114,33 @@ pub fn prepare(
         cgroup_dirs,
         mounts::PreOpened::new(),
         &mounts::BindGuard::default(),
-    )
+    )?
+    .pivot()
 }
 
-/// [`prepare`], using bind sources already opened by [`mounts::open_bind_sources`] and
-/// checking the others against `guard`.
+/// A rootfs with every mount in place, before `pivot_root` (where the OCI create hooks run).
+#[must_use = "the rootfs is not the container's / until pivot()"]
+pub struct Mounted {
+    root: std::os::fd::OwnedFd,
+    prop: Propagation,
+}
+
+impl Mounted {
+    /// `pivot_root` into the rootfs and `chdir("/")`.
+    pub fn pivot(self) -> Result<(), RootfsError> {
+        pivot::pivot(self.root, self.prop)
+    }
+}
+
+/// [`prepare`] up to (not including) `pivot_root`, using bind sources already opened by
+/// [`mounts::open_bind_sources`] and checking the others against `guard`.
 pub fn prepare_with(
     spec: &Spec,
     bundle: &Path,
     cgroup_dirs: &[(String, PathBuf)],
     pre: mounts::PreOpened,
     guard: &mounts::BindGuard,
-) -> Result<(), RootfsError> {
+) -> Result<Mounted, RootfsError> {
     let pre = std::cell::RefCell::new(pre);
     let rootfs = validate::rootfs_path(spec, bundle)?;
     let prop = root_propagation(spec);
@@ -152,5 +167,5 @@ pub fn prepare_with(
             devices::setup_dev(&ctx, spec)?;
         }
     }
-    pivot::pivot(root, prop)
+    Ok(Mounted { root, prop })
 }

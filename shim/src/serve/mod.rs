@@ -91,6 +91,15 @@ fn serve(flags: Flags) -> Result<(), String> {
     let mut config = Config::default();
     let mut shim = PinholeShim::new(RUNTIME_ID, &flags, &mut config);
     crate::logger::init(flags.debug)?;
+    // Our reaper takes every child's exit: hooks run (poststart, poststop) in the setup
+    // helper, which waits for them; their failures are warnings in our log.
+    if let Some(pinhole) = std::fs::read_link("/proc/self/exe")
+        .ok()
+        .and_then(|exe| pinhole_sandbox::setup::sibling_binary(&exe).ok())
+    {
+        pinhole_sandbox::hooks::run_through_helper(pinhole);
+    }
+    pinhole_sandbox::hooks::set_warning_sink(|m| warn!("{m}"));
 
     let publisher = RemotePublisher::new(&ttrpc_address).map_err(|e| e.to_string())?;
     let service = Arc::new(shim.create_task_service(publisher));
