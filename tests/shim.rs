@@ -740,3 +740,98 @@ fn grouped_shim_at_debug_level_outlives_its_first_log() {
     a.assert_clean();
     b.assert_clean();
 }
+
+/// OCI hooks through the shim (`ctr run --config`: containerd hands the spec over as it is).
+/// The create hooks run in the setup helper, startContainer in the init, poststart and poststop
+/// through the helper (the shim's reaper takes every exit of its own children); a failing
+/// poststart is a warning in containerd's log and the lifecycle goes on.
+#[test]
+fn oci_hooks_run_through_the_shim() {
+    if is_runc() {
+        // runc runs createContainer after pivot_root (the host path here is not there)
+        eprintln!("pinhole's hook points only: skipped under runc");
+        return;
+    }
+    let cd = Containerd::shared();
+    let c = cd.container("hooks");
+    let host = tempfile::tempdir().unwrap();
+    let d = host.path().display().to_string();
+    let rec = |kind: &str, dir: &str| {
+        serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c",
+            format!("cat > {dir}/{kind}.state; echo {kind} >> {dir}/order")] })
+    };
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&cd.ctr(&["oci", "spec"]).assert_ok().stdout).unwrap();
+    let rootfs = target_dir().join("pinhole-test/rootfs");
+    spec["root"] = serde_json::json!({ "path": rootfs, "readonly": true });
+    spec["process"]["args"] = serde_json::json!(["/bin/true"]);
+    spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+        "destination": "/mnt", "type": "bind", "source": d, "options": ["rbind", "rw"] }));
+    spec["hooks"] = serde_json::json!({
+        "prestart": [rec("prestart", &d)],
+        "createRuntime": [rec("createRuntime", &d)],
+        "createContainer": [rec("createContainer", &d)],
+        "startContainer": [rec("startContainer", "/mnt")],
+        "poststart": [{ "path": "/bin/false" }, rec("poststart", &d)],
+        "poststop": [rec("poststop", &d)],
+    });
+    let file = host.path().join("config.json");
+    fs::write(&file, spec.to_string()).unwrap();
+    let mut args = vec![
+        "run".to_string(),
+        "--rm".into(),
+        "--fifo-dir".into(),
+        fifo_arg(&cd),
+    ];
+    args.extend(["--runtime".into(), runtime(), "--config".into()]);
+    args.extend([file.display().to_string(), c.id.clone()]);
+    run_cmd(cd.ctr_command(&args), CTR_TIMEOUT).assert_ok();
+    let order = fs::read_to_string(host.path().join("order")).unwrap();
+    assert_eq!(
+        order.split_whitespace().collect::<Vec<_>>(),
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ]
+    );
+    let state = |kind: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &fs::read_to_string(host.path().join(format!("{kind}.state"))).unwrap(),
+        )
+        .unwrap()
+    };
+    for (kind, status) in [
+        ("createRuntime", "creating"),
+        ("startContainer", "created"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
+        let st = state(kind);
+        assert_eq!(
+            (st["id"].as_str(), st["status"].as_str()),
+            (Some(c.id.as_str()), Some(status)),
+            "{kind}: {st}"
+        );
+    }
+    assert!(state("poststart")["pid"].as_i64().unwrap() > 1);
+    if !is_runc() {
+        let log = cd.dir.join("containerd.log");
+        let seen = wait_until(SECS5, || {
+            fs::read_to_string(&log)
+                .is_ok_and(|t| t.contains("hooks.poststart[0] (/bin/false): exit status 1"))
+        });
+        assert!(
+            seen,
+            "no warning for the failing poststart hook in {}",
+            log.display()
+        );
+    }
+    c.assert_clean();
+}
