@@ -166,19 +166,19 @@ remove_all
 wait_no_shims 10 || fail "shims still running after the latency runs"
 
 # --- 2. shim memory ----------------------------------------------------------------------------
-# mem PID: "rss anon file pss" in kB
+# mem PID: "rss anon file pss" in kB, then the thread count
 mem() {
-  local rss anon file pss
-  read -r rss anon file < <(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 }
-    END { print r + 0, a + 0, f + 0 }' "/proc/$1/status" 2>/dev/null) || return 1
+  local rss anon file pss thr
+  read -r rss anon file thr < <(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 }
+    /^Threads:/ { t = $2 } END { print r + 0, a + 0, f + 0, t + 0 }' "/proc/$1/status" 2>/dev/null) || return 1
   pss=$(awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null) || return 1
-  echo "$rss $anon $file ${pss:-0}"
+  echo "$rss $anon $file ${pss:-0} $thr"
 }
-declare -A MEM=() # case -> "containers shims rss anon file pss" (kB sums over the shims)
+declare -A MEM=() # case -> "containers shims rss anon file pss threads" (kB sums over the shims)
 CASES=()
 # measure CASE RUNTIME COUNT [GROUP]: start COUNT pause containers, read their shims, remove them
 measure() {
-  local case=$1 rt=$2 count=$3 group=${4:-} i id ok=1 bin pid b s=0 r=0 an=0 fl=0 p=0 m a1 a2 a3 a4
+  local case=$1 rt=$2 count=$3 group=${4:-} i id ok=1 bin pid b s=0 r=0 an=0 fl=0 p=0 t=0 m a1 a2 a3 a4 a5
   local extra=()
   [ -n "$group" ] && extra=(--annotation "io.containerd.pinhole.v2.group=$group")
   CASES+=("$case")
@@ -197,10 +197,10 @@ measure() {
     while read -r pid b; do
       [ "$b" = "$bin" ] || continue
       m=$(mem "$pid") || continue
-      read -r a1 a2 a3 a4 <<<"$m"
-      s=$((s + 1)) r=$((r + a1)) an=$((an + a2)) fl=$((fl + a3)) p=$((p + a4))
+      read -r a1 a2 a3 a4 a5 <<<"$m"
+      s=$((s + 1)) r=$((r + a1)) an=$((an + a2)) fl=$((fl + a3)) p=$((p + a4)) t=$((t + a5))
     done < <(shims)
-    if [ $s -eq 0 ]; then fail "$case: no $bin process found"; else MEM[$case]="$count $s $r $an $fl $p"; fi
+    if [ $s -eq 0 ]; then fail "$case: no $bin process found"; else MEM[$case]="$count $s $r $an $fl $p $t"; fi
   fi
   remove_all
   wait_no_shims 10 || fail "$case: shims still running 10 s after removing the containers"
@@ -216,7 +216,7 @@ FOREIGN_RUNC=$(pgrep -cf '(^|/)containerd-shim-runc-v2 ' || true)
 # --- report ------------------------------------------------------------------------------------
 ms() { [ -n "${MED[$1]:-}" ] && awk -v v="${MED[$1]}" 'BEGIN { printf "%.1f", v }' || echo "FAILED"; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-# field CASE INDEX(1=containers 2=shims 3=rss 4=anon 5=file 6=pss)
+# field CASE INDEX(1=containers 2=shims 3=rss 4=anon 5=file 6=pss 7=threads)
 field() { [ -n "${MEM[$1]:-}" ] && echo "${MEM[$1]}" | cut -d' ' -f"$2"; }
 mib() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1024 }'; }
 # per CASE INDEX: average per shim in MiB; tot CASE INDEX: sum in MiB
@@ -247,18 +247,19 @@ printf '%-10s %10s\n' pinhole/runc "$LAT_RUNC" pinhole/crun "$LAT_CRUN"
 
 echo
 echo "Shim memory, pause containers (MiB; per shim = average over the shims; read ${SETTLE}s after start)"
-printf '%-14s %5s %5s %9s %9s %9s %9s %10s %10s\n' case ctrs shims RSS/shim Anon/shim File/shim PSS/shim "RSS total" "PSS total"
-printf '%-14s %5s %5s %9s %9s %9s %9s %10s %10s\n' ---- ---- ----- -------- --------- --------- -------- --------- ---------
+printf '%-14s %5s %5s %9s %9s %9s %9s %10s %10s %8s\n' case ctrs shims RSS/shim Anon/shim File/shim PSS/shim "RSS total" "PSS total" threads
+printf '%-14s %5s %5s %9s %9s %9s %9s %10s %10s %8s\n' ---- ---- ----- -------- --------- --------- -------- --------- --------- -------
 for c in "${CASES[@]}"; do
   if [ -z "${MEM[$c]:-}" ]; then printf '%-14s %5s\n' "$c" FAILED; continue; fi
-  printf '%-14s %5s %5s %9s %9s %9s %9s %10s %10s\n' "$c" "$(field "$c" 1)" "$(field "$c" 2)" \
-    "$(per "$c" 3)" "$(per "$c" 4)" "$(per "$c" 5)" "$(per "$c" 6)" "$(tot "$c" 3)" "$(tot "$c" 6)"
+  printf '%-14s %5s %5s %9s %9s %9s %9s %10s %10s %8s\n' "$c" "$(field "$c" 1)" "$(field "$c" 2)" \
+    "$(per "$c" 3)" "$(per "$c" 4)" "$(per "$c" 5)" "$(per "$c" 6)" "$(tot "$c" 3)" "$(tot "$c" 6)" "$(field "$c" 7)"
 done
 echo
 printf '%-34s %6s %6s\n' "ratio pinhole/runc" RSS PSS
 printf '%-34s %6s %6s\n' "1 container, per shim" "$(mratio "pinhole 1" "runc 1" 3)" "$(mratio "pinhole 1" "runc 1" 6)"
 printf '%-34s %6s %6s\n' "10 containers, per shim" "$(mratio "pinhole 10" "runc 10" 3)" "$(mratio "pinhole 10" "runc 10" 6)"
 printf '%-34s %6s %6s\n' "10 containers, pinhole group: total" "$(tratio "pinhole group" "runc 10" 3)" "$(tratio "pinhole group" "runc 10" 6)"
+echo "threads: one pinhole shim for 10 containers (group) $(field "pinhole group" 7) vs runc's 10 shims $(field "runc 10" 7) (issue 10: a few per shim plus one IO thread and one ttrpc connection per container)"
 echo "(runc PSS/shim also depends on other containerd-shim-runc-v2 processes on this host sharing its file pages: $FOREIGN_RUNC now)"
 
 MEM_RATIO=$(mratio "pinhole 10" "runc 10" 3)

@@ -784,7 +784,7 @@ fn oci_hooks_run_through_the_shim() {
         "run".to_string(),
         "--rm".into(),
         "--fifo-dir".into(),
-        fifo_arg(&cd),
+        fifo_arg(cd),
     ];
     args.extend(["--runtime".into(), runtime(), "--config".into()]);
     args.extend([file.display().to_string(), c.id.clone()]);
@@ -834,4 +834,79 @@ fn oci_hooks_run_through_the_shim() {
         );
     }
     c.assert_clean();
+}
+
+/// Names of a process's threads.
+fn thread_names(pid: i32) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|t| fs::read_to_string(t.path().join("comm")).ok())
+                .map(|n| n.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A pod's shim does not grow a thread per stream or per OOM watch: each more container
+/// (stdout and stderr connected, to a log file) adds its IO thread and containerd's ttrpc
+/// connection at most; the OOM watcher is one thread for all.
+#[test]
+fn shim_threads_stay_bounded() {
+    let cd = Containerd::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let cs: Vec<Container> = (0..5).map(|i| cd.container(&format!("thr{i}"))).collect();
+    let mut counts = Vec::new();
+    let mut shim = None;
+    for (i, c) in cs.iter().enumerate() {
+        let log = format!("file://{}/{i}.log", dir.path().display());
+        let opts = RunOpts {
+            detach: true,
+            labels: vec![(group_label(), "thr".into())],
+            extra: vec!["--log-uri".into(), log],
+            ..Default::default()
+        };
+        c.run(&["/bin/sh", "-c", "echo up; exec /bin/pause"], &opts)
+            .assert_ok();
+        c.wait_status("RUNNING", SECS10);
+        c.note();
+        let pid = c.shim_pid().expect("shim");
+        assert_eq!(*shim.get_or_insert(pid), pid, "{} has another shim", c.id);
+        let log = dir.path().join(format!("{i}.log"));
+        assert!(
+            wait_until(SECS5, || fs::read_to_string(&log)
+                .is_ok_and(|t| t.contains("up"))),
+            "{} wrote nothing to {}",
+            c.id,
+            log.display()
+        );
+        // ttrpc workers come and go with requests (bounded by the server): count without them
+        let mut names = thread_names(pid);
+        wait_until(SECS5, || {
+            names = thread_names(pid);
+            !names.iter().any(|t| t == "ttrpc-worker")
+        });
+        counts.push(names);
+    }
+    let n: Vec<usize> = counts.iter().map(Vec::len).collect();
+    eprintln!(
+        "shim threads for 1..5 containers: {n:?}; with 5: {:?}",
+        counts[4]
+    );
+    for w in n.windows(2) {
+        assert!(
+            w[1] <= w[0] + 2,
+            "one more container added {} threads: {n:?} {:?}",
+            w[1] - w[0],
+            counts[4]
+        );
+    }
+    let oom = counts[4].iter().filter(|t| *t == "oom").count();
+    assert!(oom <= 1, "{oom} oom threads: {:?}", counts[4]);
+    for c in &cs {
+        remove_ok(c);
+    }
+    for c in &cs {
+        c.assert_clean();
+    }
 }

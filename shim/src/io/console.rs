@@ -2,26 +2,17 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex};
 
-use super::copy::StopSignal;
-use super::{dup, fds, lock, non_empty, Outputs, ProcessIo};
+use super::{dup, fds, lock, non_empty, ProcessIo};
 
 impl ProcessIo {
     /// The shim side of a process whose pty was created inside the container (from the
     /// container's own /dev/ptmx): copies stdin fifo -> `master` and `master` -> stdout fifo.
     /// Resizing applies to `master`.
     pub fn open_console(stdin: &str, stdout: &str, master: OwnedFd) -> io::Result<ProcessIo> {
-        let io = ProcessIo {
-            master: Mutex::new(None),
-            stdin: Mutex::new(None),
-            outputs: Mutex::new(Some(Outputs {
-                stop: StopSignal::new()?,
-                pending: Arc::default(),
-                handles: Vec::new(),
-            })),
-        };
+        let io = ProcessIo::new()?;
         io.attach_master(stdin, stdout, master)?;
+        io.launch()?;
         Ok(io)
     }
 

@@ -1,7 +1,8 @@
-//! The copy loops behind [`super::ProcessIo`] and the signals that stop them.
+//! The copy loop behind [`super::ProcessIo`] and the signals that stop it.
 //!
-//! Every copier works on non-blocking fds and only ever blocks in `poll(2)`, always together with
-//! a stop fd, so stopping a copier is prompt whatever state the peers are in.
+//! One thread per process moves the bytes of all its streams ([`run`]): every fd is
+//! non-blocking, and the thread only ever blocks in one `poll(2)` over the streams' fds and
+//! the stop fds, so stopping is prompt whatever state the peers are in.
 
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
@@ -14,16 +15,16 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::fds::context;
 
-/// Size of a copier's buffer; it lives on the copier thread's small stack.
+/// Size of the copy buffer; it lives on the IO thread's small stack.
 const BUF_SIZE: usize = 8 * 1024;
 
 /// At most this much is still forwarded by an output copier after it was told to stop.
 const FINAL_FLUSH_LIMIT: usize = 256 * 1024;
 
-/// A one-shot, level-triggered stop signal shared with copier threads.
+/// A one-shot, level-triggered stop signal shared with the IO thread.
 ///
 /// It is a pipe: firing drops the write end, after which the read end polls as `POLLHUP`
-/// forever, for every thread watching it.
+/// forever.
 pub(super) struct StopSignal {
     trigger: Mutex<Option<OwnedFd>>,
     watch: Arc<OwnedFd>,
@@ -40,7 +41,7 @@ impl StopSignal {
         })
     }
 
-    /// The fd a copier polls; it becomes readable (hung up) once the signal fired.
+    /// The fd the IO thread polls; it becomes readable (hung up) once the signal fired.
     pub(super) fn watcher(&self) -> Arc<OwnedFd> {
         Arc::clone(&self.watch)
     }
@@ -56,7 +57,8 @@ impl StopSignal {
     }
 }
 
-/// Counts running output copiers so `drain` can wait for them with a timeout.
+/// Counts open streams of a group so `drain` and `close_stdin` can wait for them (with a
+/// timeout).
 #[derive(Default)]
 pub(super) struct Pending {
     running: Mutex<usize>,
@@ -64,13 +66,13 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    /// Registers one copier; the returned guard unregisters it when dropped (also on panic).
+    /// Registers one stream; the returned guard unregisters it when dropped (also on panic).
     pub(super) fn enter(self: &Arc<Self>) -> PendingGuard {
         *self.running.lock().unwrap_or_else(PoisonError::into_inner) += 1;
         PendingGuard(Arc::clone(self))
     }
 
-    /// Waits until no copier runs any more, at most `timeout`; true if they all finished.
+    /// Waits until no stream is open any more, at most `timeout`; true if they all ended.
     pub(super) fn wait(&self, timeout: Duration) -> bool {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let (running, _) = self
@@ -81,7 +83,7 @@ impl Pending {
     }
 }
 
-/// Unregisters a copier from [`Pending`] on drop.
+/// Unregisters a stream from [`Pending`] on drop.
 pub(super) struct PendingGuard(Arc<Pending>);
 
 impl Drop for PendingGuard {
@@ -105,109 +107,243 @@ pub(super) enum Direction {
     Output,
 }
 
-/// How a copy loop ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum End {
-    /// The source reached end of stream.
-    Eof,
-    /// The stop signal fired.
-    Stopped,
-}
-
-/// Moves bytes from `src` to `dst` until end of stream or until `stop` fires.
+/// Moves bytes from `src` to `dst`, one step per readiness, without ever blocking.
 pub(super) struct Copier {
     /// Stream name for log messages (`stdin`, `stdout`, `stderr`).
-    pub(super) name: &'static str,
+    name: &'static str,
     /// Non-blocking source.
-    pub(super) src: File,
+    src: File,
     /// Non-blocking destination; `None` discards.
-    pub(super) dst: Option<File>,
-    /// The stop signal's watch fd.
-    pub(super) stop: Arc<OwnedFd>,
+    dst: Option<File>,
     /// Data direction.
-    pub(super) direction: Direction,
+    direction: Direction,
+    /// Read but not yet written (the destination was full): nothing more is read until it is
+    /// gone, so a slow reader slows the writer down instead of growing a buffer.
+    pending: Vec<u8>,
+    /// The source reached end of stream.
+    eof: bool,
 }
 
-/// What a wait in `poll(2)` ended with.
-enum Ready {
-    Fd,
-    Stop,
+/// One stream of a process: its copier, the stop signal it obeys and its [`Pending`] entry.
+pub(super) struct Stream {
+    pub(super) copier: Copier,
+    pub(super) direction: Direction,
+    pub(super) _guard: PendingGuard,
 }
 
 impl Copier {
-    /// Runs the loop; the fds are closed when it returns.
-    pub(super) fn run(mut self) -> End {
-        let mut buf = [0u8; BUF_SIZE];
-        let end = self.copy(&mut buf).unwrap_or_else(|err| {
-            log::warn!("io {}: copy failed: {err}", self.name);
-            End::Eof
-        });
-        if end == End::Stopped && self.direction == Direction::Output {
-            self.final_flush(&mut buf);
-        }
-        log::debug!("io {}: copier done ({end:?})", self.name);
-        end
-    }
-
-    fn copy(&mut self, buf: &mut [u8]) -> io::Result<End> {
-        loop {
-            if let Ready::Stop = wait(self.src.as_fd(), PollFlags::POLLIN, self.stop.as_fd())? {
-                return Ok(End::Stopped);
-            }
-            let n = match read_chunk(&mut self.src, buf) {
-                Ok(Some(0)) => return Ok(End::Eof),
-                Ok(Some(n)) => n,
-                Ok(None) => continue,
-                Err(err) => return Err(err),
-            };
-            if !self.forward(&buf[..n])? {
-                return Ok(End::Stopped);
-            }
+    /// A copier from `src` to `dst` (`None`: discard).
+    pub(super) fn new(
+        name: &'static str,
+        src: File,
+        dst: Option<File>,
+        direction: Direction,
+    ) -> Copier {
+        Copier {
+            name,
+            src,
+            dst,
+            direction,
+            pending: Vec::new(),
+            eof: false,
         }
     }
 
-    /// Writes `data` to the destination, waiting for room, and applies the write error policy.
-    ///
-    /// Returns false if the copier must stop (stop signal fired, or the child closed its stdin).
+    /// The fd and events this copier waits for next.
+    fn interest(&self) -> (BorrowedFd<'_>, PollFlags) {
+        match &self.dst {
+            Some(dst) if !self.pending.is_empty() => (dst.as_fd(), PollFlags::POLLOUT),
+            _ => (self.src.as_fd(), PollFlags::POLLIN),
+        }
+    }
+
+    /// Does what the readiness allows; true once the copier is done (end of stream with
+    /// everything written, or an input whose child is gone).
+    fn step(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        if !self.pending.is_empty() {
+            let data = std::mem::take(&mut self.pending);
+            if !self.forward(&data)? {
+                return Ok(true);
+            }
+            if !self.pending.is_empty() {
+                return Ok(false);
+            }
+        }
+        if self.eof {
+            return Ok(true);
+        }
+        match read_chunk(&mut self.src, buf)? {
+            Some(0) => {
+                self.eof = true;
+                Ok(self.pending.is_empty())
+            }
+            Some(n) => Ok(!self.forward(&buf[..n])?),
+            None => Ok(false),
+        }
+    }
+
+    /// Writes what the destination takes now and keeps the rest in `pending`; applies the
+    /// write error policy. False if the copier must end (the child closed its stdin).
     fn forward(&mut self, data: &[u8]) -> io::Result<bool> {
         let Some(dst) = self.dst.as_mut() else {
             return Ok(true);
         };
-        match write_all(dst, data, self.stop.as_fd()) {
-            Ok(written) => Ok(written),
-            Err(err) if self.direction == Direction::Output => {
+        let mut rest = data;
+        while !rest.is_empty() {
+            match dst.write(rest) {
+                Ok(0) => return self.write_failed(ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                Err(err) => return self.write_failed(err),
+            }
+        }
+        self.pending.extend_from_slice(rest);
+        Ok(true)
+    }
+
+    fn write_failed(&mut self, err: io::Error) -> io::Result<bool> {
+        match self.direction {
+            Direction::Output => {
                 log::warn!(
                     "io {}: write failed, discarding further output: {err}",
                     self.name
                 );
                 self.dst = None;
+                self.pending.clear();
                 Ok(true)
             }
-            Err(err) if err.kind() == ErrorKind::BrokenPipe => Ok(false),
-            Err(err) => Err(err),
+            Direction::Input if err.kind() == ErrorKind::BrokenPipe => Ok(false),
+            Direction::Input => Err(err),
         }
     }
 
-    /// After a stop: forwards what is already readable without blocking, bounded.
+    /// After a stop: forwards what is pending and what is already readable without waiting,
+    /// bounded.
     fn final_flush(&mut self, buf: &mut [u8]) {
         let Some(dst) = self.dst.as_mut() else {
             return;
         };
         let mut total = 0;
-        while total < FINAL_FLUSH_LIMIT {
-            let n = match read_chunk(&mut self.src, buf) {
-                Ok(Some(n)) if n > 0 => n,
-                _ => return,
-            };
-            total += n;
-            if !write_now(dst, &buf[..n]) {
+        let mut chunk = std::mem::take(&mut self.pending);
+        loop {
+            if !write_now(dst, &chunk) {
                 log::warn!(
                     "io {}: output dropped at shutdown, reader too slow",
                     self.name
                 );
                 return;
             }
+            if total >= FINAL_FLUSH_LIMIT {
+                return;
+            }
+            let n = match read_chunk(&mut self.src, buf) {
+                Ok(Some(n)) if n > 0 => n,
+                _ => return,
+            };
+            total += n;
+            chunk = buf[..n].to_vec();
         }
+    }
+}
+
+/// The IO thread of one process: copies every stream until each reached its end or was
+/// stopped (`stdin_stop` ends the input, `out_stop` the outputs, after a final flush).
+pub(super) fn run(mut streams: Vec<Stream>, stdin_stop: Arc<OwnedFd>, out_stop: Arc<OwnedFd>) {
+    let mut buf = [0u8; BUF_SIZE];
+    let mut stops = [Some(stdin_stop), Some(out_stop)];
+    while !streams.is_empty() {
+        let ready = match wait(&streams, &stops) {
+            Ok(r) => r,
+            Err(err) => {
+                log::warn!("io: poll failed, closing the streams: {err}");
+                return;
+            }
+        };
+        // by index first: `ready` is aligned with the streams as they were polled
+        let mut i = 0;
+        streams.retain_mut(|s| {
+            let revents = ready.streams.get(i).copied().flatten();
+            i += 1;
+            if revents.is_none_or(|r| r.is_empty()) {
+                return true;
+            }
+            if revents.is_some_and(|r| r.contains(PollFlags::POLLNVAL)) {
+                log::warn!("io {}: fd not open", s.copier.name);
+                return false;
+            }
+            match s.copier.step(&mut buf) {
+                Ok(false) => true,
+                Ok(true) => {
+                    log::debug!("io {}: end of stream", s.copier.name);
+                    false
+                }
+                Err(err) => {
+                    log::warn!("io {}: copy failed: {err}", s.copier.name);
+                    false
+                }
+            }
+        });
+        for (slot, group) in [Direction::Input, Direction::Output]
+            .into_iter()
+            .enumerate()
+        {
+            if !ready.stopped[slot] {
+                continue;
+            }
+            stops[slot] = None;
+            streams.retain_mut(|s| {
+                if s.direction != group {
+                    return true;
+                }
+                if group == Direction::Output {
+                    s.copier.final_flush(&mut buf);
+                }
+                log::debug!("io {}: stopped", s.copier.name);
+                false
+            });
+        }
+    }
+}
+
+/// What one `poll(2)` found: per stream its revents, per group whether its stop fired.
+struct Ready {
+    streams: Vec<Option<PollFlags>>,
+    stopped: [bool; 2],
+}
+
+/// Blocks until a stream is ready or a stop signal fired.
+fn wait(streams: &[Stream], stops: &[Option<Arc<OwnedFd>>; 2]) -> io::Result<Ready> {
+    loop {
+        let mut fds: Vec<PollFd<'_>> = streams
+            .iter()
+            .map(|s| {
+                let (fd, events) = s.copier.interest();
+                PollFd::new(fd, events)
+            })
+            .collect();
+        let n = fds.len();
+        for stop in stops.iter().flatten() {
+            fds.push(PollFd::new(stop.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(err) => return Err(context(err, "poll")),
+        }
+        let fired = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+        let mut stopped = [false; 2];
+        let mut k = n;
+        for (slot, stop) in stops.iter().enumerate() {
+            if stop.is_some() {
+                stopped[slot] = fired(&fds[k]);
+                k += 1;
+            }
+        }
+        return Ok(Ready {
+            streams: fds[..n].iter().map(|f| f.revents()).collect(),
+            stopped,
+        });
     }
 }
 
@@ -225,26 +361,6 @@ fn read_chunk(src: &mut File, buf: &mut [u8]) -> io::Result<Option<usize>> {
     }
 }
 
-/// Writes all of `data` to the non-blocking `dst`, polling for room.
-///
-/// Returns false if `stop` fired before everything was written.
-fn write_all(dst: &mut File, mut data: &[u8], stop: BorrowedFd<'_>) -> io::Result<bool> {
-    while !data.is_empty() {
-        match dst.write(data) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(n) => data = &data[n..],
-            Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                if let Ready::Stop = wait(dst.as_fd(), PollFlags::POLLOUT, stop)? {
-                    return Ok(false);
-                }
-            }
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(true)
-}
-
 /// Writes `data` without waiting; false if not all of it could be written.
 fn write_now(dst: &mut File, mut data: &[u8]) -> bool {
     while !data.is_empty() {
@@ -255,29 +371,4 @@ fn write_now(dst: &mut File, mut data: &[u8]) -> bool {
         }
     }
     true
-}
-
-/// Blocks until `fd` is ready for `events` (or hung up / in error) or `stop` fired.
-fn wait(fd: BorrowedFd<'_>, events: PollFlags, stop: BorrowedFd<'_>) -> io::Result<Ready> {
-    loop {
-        let mut fds = [
-            PollFd::new(fd, events),
-            PollFd::new(stop, PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(Errno::EINTR) => continue,
-            Err(err) => return Err(context(err, "poll")),
-        }
-        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
-            return Ok(Ready::Stop);
-        }
-        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
-        if revents.contains(PollFlags::POLLNVAL) {
-            return Err(io::Error::other("poll: fd not open"));
-        }
-        if !revents.is_empty() {
-            return Ok(Ready::Fd);
-        }
-    }
 }

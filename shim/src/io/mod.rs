@@ -2,10 +2,11 @@
 //! `CreateTaskRequest` / `ExecProcessRequest`.
 //!
 //! [`ProcessIo::open`] gives the sandbox library the child's three stdio fds ([`ChildStdio`])
-//! and keeps the shim side: one copier thread per connected stream, moving bytes between
-//! containerd's fifos and the child's pipes (or pty master).
+//! and keeps the shim side: one IO thread per process (none when no stream is connected),
+//! moving bytes between containerd's fifos and the child's pipes (or pty master) for all its
+//! streams.
 //!
-//! Copiers use non-blocking fds and only block in `poll(2)` next to a stop signal, so
+//! The thread uses non-blocking fds and only blocks in `poll(2)` next to the stop signals, so
 //! [`ProcessIo::close_stdin`], [`ProcessIo::drain`] and drop never hang on a stuck peer.
 
 mod console;
@@ -21,14 +22,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use copy::{Copier, Direction, Pending, StopSignal};
+use copy::{Copier, Direction, Pending, StopSignal, Stream};
 
-/// Stack size of a copier thread; the buffer is 8 KiB of it. Memory matters: an idle shim
-/// must stay small.
-const COPIER_STACK: usize = 64 * 1024;
+/// Stack size of an IO thread; the buffer is 8 KiB of it. Memory matters: an idle shim must
+/// stay small.
+const IO_STACK: usize = 64 * 1024;
 
-/// How long [`ProcessIo::drain`] still waits for copiers it told to stop; they only block in
-/// `poll(2)` next to the stop signal, so this is a safety net.
+/// How long [`ProcessIo::drain`] and [`ProcessIo::close_stdin`] still wait for streams they
+/// stopped; the IO thread only blocks in `poll(2)` next to the stop signals, so this is a
+/// safety net.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// The child's ends of its stdio, handed to the sandbox library, which passes them as
@@ -46,23 +48,33 @@ pub type ChildStdio = pinhole_sandbox::container::Stdio;
 pub struct ProcessIo {
     /// The pty master, for resizing; `None` without a terminal or after `drain`.
     master: Mutex<Option<OwnedFd>>,
-    /// The stdin copier, until it is stopped.
-    stdin: Mutex<Option<Worker>>,
-    /// The stdout/stderr copiers, until drained.
+    /// The stdin stream's stop signal, until it is stopped.
+    stdin: Mutex<Option<Stop>>,
+    /// The output streams' stop signal and the IO thread, until drained.
     outputs: Mutex<Option<Outputs>>,
+    /// Streams set up but not yet handed to the IO thread (while opening).
+    streams: Mutex<Vec<Stream>>,
 }
 
-/// A copier thread and its stop signal.
-struct Worker {
-    stop: StopSignal,
-    handle: JoinHandle<()>,
-}
-
-/// The output copier threads, stopped together.
-struct Outputs {
-    stop: StopSignal,
+/// A stop signal and the count of open streams it stops.
+struct Stop {
+    signal: StopSignal,
     pending: Arc<Pending>,
-    handles: Vec<JoinHandle<()>>,
+}
+
+impl Stop {
+    fn new() -> io::Result<Stop> {
+        Ok(Stop {
+            signal: StopSignal::new()?,
+            pending: Arc::default(),
+        })
+    }
+}
+
+/// The output streams, stopped together, and the IO thread.
+struct Outputs {
+    stop: Stop,
+    handle: Option<JoinHandle<()>>,
 }
 
 impl ProcessIo {
@@ -80,22 +92,52 @@ impl ProcessIo {
         stderr: &str,
         terminal: bool,
     ) -> io::Result<(ProcessIo, ChildStdio)> {
-        let io = ProcessIo {
-            master: Mutex::new(None),
-            stdin: Mutex::new(None),
-            outputs: Mutex::new(Some(Outputs {
-                stop: StopSignal::new()?,
-                pending: Arc::default(),
-                handles: Vec::new(),
-            })),
-        };
-        // On error `io` is dropped, which stops the copiers started so far.
+        let io = ProcessIo::new()?;
+        // On error `io` is dropped, which closes the streams set up so far.
         let child = if terminal {
             io.open_terminal(stdin, stdout)?
         } else {
             io.open_pipes(stdin, stdout, stderr)?
         };
+        io.launch()?;
         Ok((io, child))
+    }
+
+    /// No streams yet.
+    fn new() -> io::Result<ProcessIo> {
+        Ok(ProcessIo {
+            master: Mutex::new(None),
+            stdin: Mutex::new(Some(Stop::new()?)),
+            outputs: Mutex::new(Some(Outputs {
+                stop: Stop::new()?,
+                handle: None,
+            })),
+            streams: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Starts the IO thread for the streams set up (none: no thread).
+    fn launch(&self) -> io::Result<()> {
+        let streams = std::mem::take(&mut *lock(&self.streams));
+        if streams.is_empty() {
+            return Ok(());
+        }
+        let stdin_stop = lock(&self.stdin)
+            .as_ref()
+            .map(|s| s.signal.watcher())
+            .ok_or_else(|| io::Error::other("io: stdin stopped before launch"))?;
+        let mut outputs = lock(&self.outputs);
+        let outputs = outputs
+            .as_mut()
+            .ok_or_else(|| io::Error::other("io: drained before launch"))?;
+        let out_stop = outputs.stop.signal.watcher();
+        let handle = thread::Builder::new()
+            .name("io".into())
+            .stack_size(IO_STACK)
+            .spawn(move || copy::run(streams, stdin_stop, out_stop))
+            .map_err(|e| fds::context(e, "spawn io thread"))?;
+        outputs.handle = Some(handle);
+        Ok(())
     }
 
     /// Sets the terminal's window size (`width` columns, `height` rows).
@@ -116,13 +158,14 @@ impl ProcessIo {
     /// pipe the child reads, so it sees end of file; with a terminal the pty stays open.
     /// Idempotent; a no-op if stdin is not connected.
     pub fn close_stdin(&self) {
-        let Some(worker) = lock(&self.stdin).take() else {
+        let Some(stop) = lock(&self.stdin).take() else {
             return;
         };
-        worker.stop.fire();
-        // Prompt: the copier only blocks in poll(2), which the stop signal wakes.
-        if worker.handle.join().is_err() {
-            log::warn!("io stdin: copier panicked");
+        stop.signal.fire();
+        // Prompt: the IO thread only blocks in poll(2), which the stop signal wakes; it drops
+        // the stream (closing the child's pipe) right away.
+        if !stop.pending.wait(STOP_GRACE) {
+            log::warn!("io stdin: still open {STOP_GRACE:?} after close");
         }
     }
 
@@ -182,85 +225,73 @@ impl ProcessIo {
         Ok(write)
     }
 
-    /// Starts the stdin copier: `fifo` -> `dst` (child pipe write end or pty master).
+    /// Sets up the stdin stream: `fifo` -> `dst` (child pipe write end or pty master).
     fn start_stdin(&self, fifo: File, dst: OwnedFd) -> io::Result<()> {
-        let stop = StopSignal::new()?;
-        let copier = Copier {
-            name: "stdin",
-            src: fifo,
-            dst: Some(File::from(dst)),
-            stop: stop.watcher(),
+        let stdin = lock(&self.stdin);
+        let stop = stdin
+            .as_ref()
+            .ok_or_else(|| io::Error::other("io: stdin already stopped"))?;
+        lock(&self.streams).push(Stream {
+            copier: Copier::new("stdin", fifo, Some(File::from(dst)), Direction::Input),
             direction: Direction::Input,
-        };
-        let handle = spawn("stdin", move || {
-            copier.run();
-        })?;
-        *lock(&self.stdin) = Some(Worker { stop, handle });
+            _guard: stop.pending.enter(),
+        });
         Ok(())
     }
 
-    /// Starts an output copier: `src` (pipe read end or pty master) -> `dst` (`None` discards).
+    /// Sets up an output stream: `src` (pipe read end or pty master) -> `dst` (`None`
+    /// discards).
     fn start_output(
         &self,
         stream: &'static str,
         src: OwnedFd,
         dst: Option<File>,
     ) -> io::Result<()> {
-        let mut outputs = lock(&self.outputs);
-        let outputs = outputs.as_mut().expect("outputs are only taken by drain");
-        let copier = Copier {
-            name: stream,
-            src: File::from(src),
-            dst,
-            stop: outputs.stop.watcher(),
+        let outputs = lock(&self.outputs);
+        let outputs = outputs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("io: already drained"))?;
+        lock(&self.streams).push(Stream {
+            copier: Copier::new(stream, File::from(src), dst, Direction::Output),
             direction: Direction::Output,
-        };
-        let guard = outputs.pending.enter();
-        let handle = spawn(stream, move || {
-            let _guard = guard;
-            copier.run();
-        })?;
-        outputs.handles.push(handle);
+            _guard: outputs.stop.pending.enter(),
+        });
         Ok(())
     }
 }
 
 impl Drop for ProcessIo {
     fn drop(&mut self) {
-        if let Some(worker) = lock(&self.stdin).take() {
-            worker.stop.fire();
+        if let Some(stop) = lock(&self.stdin).take() {
+            stop.signal.fire();
         }
         if let Some(outputs) = lock(&self.outputs).take() {
-            outputs.stop.fire();
+            outputs.stop.signal.fire();
         }
     }
 }
 
 impl Outputs {
-    /// Waits for end of stream at most `timeout`, then stops the copiers and joins them.
+    /// Waits for end of stream at most `timeout`, then stops the output streams; joins the IO
+    /// thread once it is done (stdin is stopped before this).
     fn finish(self, timeout: Duration) {
-        if !self.pending.wait(timeout) {
+        if !self.stop.pending.wait(timeout) {
             log::warn!("io: output still open {timeout:?} after exit, closing it");
-            self.stop.fire();
-            if !self.pending.wait(STOP_GRACE) {
-                log::warn!("io: output copiers did not stop, leaving them behind");
+            self.stop.signal.fire();
+            if !self.stop.pending.wait(STOP_GRACE) {
+                log::warn!("io: output streams did not stop, leaving them behind");
             }
         }
-        for handle in self.handles {
+        if let Some(handle) = self.handle {
+            let deadline = std::time::Instant::now() + STOP_GRACE;
+            while !handle.is_finished() && std::time::Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(1));
+            }
             if handle.is_finished() && handle.join().is_err() {
-                log::warn!("io: output copier panicked");
+                log::warn!("io: the io thread panicked");
             }
         }
     }
-}
-
-/// Spawns a copier thread with a small stack.
-fn spawn(stream: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name(format!("io-{stream}"))
-        .stack_size(COPIER_STACK)
-        .spawn(f)
-        .map_err(|e| fds::context(e, format!("spawn {stream} copier thread")))
 }
 
 /// Duplicates `fd` (close-on-exec).
