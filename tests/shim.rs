@@ -765,6 +765,8 @@ fn oci_hooks_run_through_the_shim() {
     let rootfs = target_dir().join("pinhole-test/rootfs");
     spec["root"] = serde_json::json!({ "path": rootfs, "readonly": true });
     spec["process"]["args"] = serde_json::json!(["/bin/true"]);
+    // `ctr oci spec` knows no id: its cgroupsPath is the namespace's, every container's parent
+    spec["linux"]["cgroupsPath"] = serde_json::json!(format!("/pinhole-test/{}", c.id));
     spec["mounts"]
         .as_array_mut()
         .unwrap()
