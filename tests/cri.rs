@@ -425,6 +425,13 @@ fn ceiling_clamps_capabilities_and_seccomp() {
     });
     // RuntimeDefault: containerd's profile stacked with the ceiling
     assert_within_ceiling(cri, &runtime_default, "2");
+    // never silently: the shim logs what the ceiling dropped, for the containers and for the
+    // execs (containerd's exec process carries the capabilities the pod asked for)
+    let log = fs::read_to_string(cri.dir.join("containerd.log")).unwrap_or_default();
+    for what in ["process.capabilities", "exec: process.capabilities"] {
+        let line = format!("{what}: dropped CAP_NET_ADMIN, CAP_SYS_ADMIN (above the ceiling)");
+        assert!(log.contains(&line), "no {line:?} in containerd's log");
+    }
     pod.assert_clean();
 
     // privileged under `pinhole` (privileged = "clamp"): runs, clamped to the ceiling

@@ -292,4 +292,31 @@ fn capabilities_above_the_ceiling_are_reported_or_refused() {
     c.run_under("pinhole-strict")
         .assert_error(&["pinhole-strict", "CAP_NET_ADMIN"]);
     c.assert_clean();
+
+    // an exec asking for more is clamped by the recorded ceiling, and says so
+    let mut c = Ctr::new("caps-above-exec");
+    c.args(&["/bin/sleep", "30"]);
+    let policy = policy("pinhole");
+    c.create_with(&["--policy", policy.to_str().unwrap()])
+        .assert_ok();
+    c.start_ok();
+    c.wait_status("running", std::time::Duration::from_secs(5));
+    let mut process = c.spec["process"].clone();
+    process["args"] = serde_json::json!(["/bin/grep", "CapEff", "/proc/self/status"]);
+    for set in ["bounding", "effective", "permitted"] {
+        process["capabilities"][set] = caps.clone();
+    }
+    let file = c.bundle().join("exec.json");
+    std::fs::write(&file, process.to_string()).unwrap();
+    let out = c.exec(&["--process", file.to_str().unwrap()], &[]);
+    out.assert_ok();
+    assert!(
+        out.stderr.contains(
+            "pinhole: warning: policy \"pinhole\": exec: process.capabilities: dropped CAP_NET_ADMIN (above the ceiling)"
+        ),
+        "{out}"
+    );
+    assert!(out.stdout.contains("CapEff:\t0000000000000001"), "{out}");
+    c.kill_and_delete();
+    c.assert_clean();
 }

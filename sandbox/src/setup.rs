@@ -288,7 +288,7 @@ fn serve(req: &Request) -> Result<Served, (Kind, String)> {
                 policy: Some(policy),
             };
             let execed = container::exec(&root, id, process, opts).map_err(fail)?;
-            Ok((execed.pid, None, execed.console, Vec::new()))
+            Ok((execed.pid, None, execed.console, execed.warnings))
         }
         Request::Hooks {
             kind,

@@ -30,6 +30,9 @@ pub struct Execed {
     pub pid: i32,
     /// The pty master of its terminal, when `process.terminal` is set.
     pub console: Option<std::os::fd::OwnedFd>,
+    /// What the container's policy changed that the caller should say (capabilities dropped
+    /// above the ceiling), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// File name of what the container's policy recorded (JSON [`Recorded`]) in a state directory.
@@ -85,7 +88,13 @@ pub fn exec(
     mut process: Process,
     opts: ExecOptions,
 ) -> Result<Execed, Error> {
+    let mut warnings = Vec::new();
     if let Some(recorded) = recorded_policy(root, id)? {
+        warnings.extend(
+            recorded
+                .process
+                .report_dropped("exec: process.capabilities", &process),
+        );
         recorded.process.apply(&mut process)?;
     }
     if let Some(policy) = &opts.policy {
@@ -170,5 +179,6 @@ pub fn exec(
     Ok(Execed {
         pid,
         console: progress.console,
+        warnings,
     })
 }

@@ -71,7 +71,10 @@ impl Service {
             console: paths.terminal,
         };
         let pid = match setup::run(&self.pinhole()?, &request, child) {
-            Ok((Reply::Done { pid, .. }, console)) => {
+            Ok((Reply::Done { pid, warnings, .. }, console)) => {
+                for w in warnings {
+                    log::warn!("task {:?} exec {:?}: {w}", req.id, req.exec_id);
+                }
                 if let Some(master) = console {
                     let io = ProcessIo::open_console(&paths.stdin, &paths.stdout, master).map_err(
                         |e| {

@@ -305,7 +305,9 @@ fn exec(
     process.set_terminal(Some(false));
     container::become_subreaper()?;
     let set = container::block_signals()?;
-    let pid = container::exec(root, id, process, ExecOptions::default())?.pid;
+    let execed = container::exec(root, id, process, ExecOptions::default())?;
+    container::print_warnings(&execed.warnings);
+    let pid = execed.pid;
     let code = container::wait_forwarding(pid, &set)?;
     Ok(code.clamp(0, 255) as u8)
 }
