@@ -90,7 +90,9 @@ for rt in "${RUNTIMES[@]}"; do
     name=$rt$variant id=bench-$rt${variant:+-seccomp}-$$ b=$T/bundle${variant:+-seccomp}
     case $rt in
       host) [ -z "$variant" ] && add host "$ROOTFS/bin/true" "" ;;
-      pinhole) add "$name" "${PINHOLE_BIN:-pinhole} --root $T/root-pinhole run --bundle $b $id" \
+      # unconfined: the bundle's own seccomp (or none), as runc and crun run it, not the CLI's
+      # default ceiling (/etc/pinhole/policy.toml or the built-in pinhole policy)
+      pinhole) add "$name" "${PINHOLE_BIN:-pinhole} --root $T/root-pinhole --policy unconfined run --bundle $b $id" \
         "${PINHOLE_BIN:-pinhole} --root $T/root-pinhole delete --force $id" ;;
       runc) add "$name" "runc --root $T/root-runc run --bundle $b $id" \
         "runc --root $T/root-runc delete --force $id" ;;

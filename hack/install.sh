@@ -10,7 +10,9 @@ usage: $(basename "$0") [--prefix DIR] [--config FILE] [--policy-dir DIR] [--bin
   Builds the release shim (static PIE) and the release pinhole CLI, unless --bin-dir names a
   directory holding prebuilt containerd-shim-pinhole-v2 and pinhole; installs both into
   PREFIX/bin with install(1) (a new inode: running shims keep their code); installs
-  runtimeclass/policies/* into the policy dir (a locally modified policy is kept as NAME.bak);
+  runtimeclass/policies/* into the policy dir, and pinhole.toml once more as policy.toml, the
+  pinhole CLI's default ceiling (read from /etc/pinhole/policy.toml; a locally modified
+  policy is kept as NAME.bak);
   merges runtimeclass/containerd/config-v{2,3}.toml (matching the config's version; a new
   config gets the version the node's containerd reads natively: 2 for 1.x, 3 for 2.x) into the
   containerd config between the lines
@@ -434,33 +436,50 @@ keep_modified() {
   say "kept the locally modified $1 as $bak"
 }
 
-install_policies() {
-  local src dst n=0
-  dry || mkdir -p "$POLICY_DIR" || die "cannot create $POLICY_DIR"
+# The pinhole CLI's default policy (what `pinhole create/run` apply without --policy or
+# PINHOLE_POLICY: podman, Docker's --add-runtime): a copy of the pinhole handler's, in the
+# policy dir as policy.toml. The CLI reads only /etc/pinhole/policy.toml.
+CLI_POLICY_SRC=$POLICY_SRC/pinhole.toml
+CLI_POLICY_NAME=policy.toml
+CLI_POLICY_PATH=/etc/pinhole/policy.toml
+
+# policy_files: "SRC<TAB>NAME" lines, the shipped policies and the CLI's default.
+policy_files() {
+  local src
   for src in "$POLICY_SRC"/*; do
-    [ -f "$src" ] || continue
-    dst=$POLICY_DIR/$(basename "$src")
+    [ -f "$src" ] && printf '%s\t%s\n' "$src" "$(basename "$src")"
+  done
+  printf '%s\t%s\n' "$CLI_POLICY_SRC" "$CLI_POLICY_NAME"
+}
+
+install_policies() {
+  local src name dst n=0 total=0
+  dry || mkdir -p "$POLICY_DIR" || die "cannot create $POLICY_DIR"
+  while IFS=$'\t' read -r src name; do
+    total=$((total + 1))
+    dst=$POLICY_DIR/$name
     if [ -e "$dst" ] && cmp -s "$src" "$dst"; then continue; fi
     [ ! -e "$dst" ] || keep_modified "$dst"
     if dry; then say "would install $dst"; continue; fi
     install -m 0644 "$src" "$dst" || die "cannot install $dst"
     n=$((n + 1))
-  done
-  dry || say "installed $n policy file(s) into $POLICY_DIR ($(find "$POLICY_SRC" -maxdepth 1 -type f | wc -l) shipped)"
+  done < <(policy_files)
+  dry || say "installed $n policy file(s) into $POLICY_DIR ($total shipped, $CLI_POLICY_NAME = the CLI's default, a copy of $(basename "$CLI_POLICY_SRC"))"
+  [ "$POLICY_DIR/$CLI_POLICY_NAME" = "$CLI_POLICY_PATH" ] ||
+    warn "the pinhole CLI reads $CLI_POLICY_PATH, not $POLICY_DIR/$CLI_POLICY_NAME: without it, or PINHOLE_POLICY=$POLICY_DIR/$CLI_POLICY_NAME, it applies its built-in pinhole policy"
 }
 
 uninstall_policies() {
-  local src dst
-  for src in "$POLICY_SRC"/*; do
-    [ -f "$src" ] || continue
-    dst=$POLICY_DIR/$(basename "$src")
+  local src name dst
+  while IFS=$'\t' read -r src name; do
+    dst=$POLICY_DIR/$name
     [ -e "$dst" ] || continue
     if cmp -s "$src" "$dst"; then
       if dry; then say "would remove $dst"; else rm -f "$dst" || die "cannot remove $dst"; say "removed $dst"; fi
     else
       keep_modified "$dst"
     fi
-  done
+  done < <(policy_files)
   dry || rmdir "$POLICY_DIR" 2>/dev/null || true
 }
 

@@ -226,3 +226,43 @@ ensure_containerd_locked() {
   "$dir/usr/bin/containerd" --version | grep -q " v\?$v\." ||
     die "containerd/$suite is not $v: $("$dir/usr/bin/containerd" --version)"
 }
+
+# Docker engines the tests run beside the private containerds (tests/docker.rs): docker.io
+# (dockerd) and docker-cli of Debian trixie (26.1) and forky (28.5), extracted into
+# $TARGET_DIR/docker/VERSION, never installed.
+PINHOLE_DOCKER_VERSIONS=(26.1 28.5)
+
+# docker_suite VERSION: the Debian suite that carries docker.io VERSION.
+docker_suite() {
+  case $1 in
+    26.1) echo trixie ;;
+    28.5) echo forky ;;
+    *) return 1 ;;
+  esac
+}
+
+# ensure_docker VERSION: dockerd and docker of VERSION in $TARGET_DIR/docker/VERSION/usr/{sbin,bin}.
+ensure_docker() {
+  mkdir -p "$TARGET_DIR" || return
+  # test binaries may ask at the same time: one fetch at a time
+  (flock 9 && ensure_docker_locked "$1") 9>"$TARGET_DIR/.docker.lock"
+}
+ensure_docker_locked() {
+  local v=$1 suite dir tmp
+  suite=$(docker_suite "$v") || die "unknown docker version $v (one of ${PINHOLE_DOCKER_VERSIONS[*]})"
+  dir=$TARGET_DIR/docker/$v
+  if "$dir/usr/sbin/dockerd" --version 2>/dev/null | grep -q "version $v\." &&
+    "$dir/usr/bin/docker" --version 2>/dev/null | grep -q "version $v\."; then return 0; fi
+  ensure_newer_suites || return
+  log "fetching docker.io/$suite and docker-cli/$suite into $dir (extracted, not installed)"
+  tmp=$(mktemp -d) || return
+  (cd "$tmp" && apt-get download -qq "docker.io/$suite" "docker-cli/$suite" 2>/dev/null) || { rm -rf "$tmp"; return 1; }
+  rm -rf "$dir" && mkdir -p "$dir" || { rm -rf "$tmp"; return 1; }
+  local deb
+  for deb in "$tmp"/docker.io_*.deb "$tmp"/docker-cli_*.deb; do
+    dpkg-deb -x "$deb" "$dir" || { rm -rf "$tmp"; return 1; }
+  done
+  rm -rf "$tmp"
+  "$dir/usr/sbin/dockerd" --version | grep -q "version $v\." ||
+    die "docker.io/$suite is not $v: $("$dir/usr/sbin/dockerd" --version)"
+}

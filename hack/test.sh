@@ -73,7 +73,8 @@ prereq() { stage "$@" || { summary; exit 1; }; }
 
 install_stage() {
   if [ "${SKIP_INSTALL:-0}" = 1 ]; then echo "SKIP_INSTALL=1: not installing packages"; return 0; fi
-  ensure_packages && ensure_engine_profiles
+  # the Docker tests (tests/docker.rs) run docker.io 26.1 on a private containerd 1.7
+  ensure_packages && ensure_engine_profiles && ensure_containerd 1.7 && ensure_docker 26.1
 }
 fuzz_stage() {
   if [ "${SKIP_FUZZ:-0}" = 1 ]; then echo "SKIP_FUZZ=1: not fuzzing"; return "$SKIPPED"; fi
@@ -87,13 +88,15 @@ fuzz_stage() {
   return $rc
 }
 # Test binaries that drive a private containerd (tests/common/containerd.rs and cri.rs) or
-# validate with the version's containerd (install.rs).
+# validate with the version's containerd (install.rs). docker runs on 1.7 in the test stage
+# (Docker 26 needs 1.7+), so here only on the other versions.
 CONTAINERD_TESTS=(shim shim_api shim_escapes shim_record shim_storm cri install)
 matrix_stage() {
   local v=$1 args=() t
   if [ "${SKIP_MATRIX:-0}" = 1 ]; then echo "SKIP_MATRIX=1: not testing containerd $v"; return "$SKIPPED"; fi
   ensure_containerd "$v" || return
   for t in "${CONTAINERD_TESTS[@]}"; do args+=(--test "$t"); done
+  [ "$v" = 1.7 ] || args+=(--test docker)
   PINHOLE_CONTAINERD=$v cargo test --no-fail-fast -p pinhole-tests "${args[@]}"
 }
 rootfs_stage() { build_rootfs && export PINHOLE_TEST_ROOTFS=$ROOTFS && echo "rootfs: $ROOTFS"; }

@@ -249,13 +249,24 @@ fn missing_config_is_created_as_v2_and_uninstall_deletes_it() {
             fs::read(env.path("dist").join(name)).unwrap()
         );
     }
-    // Policies: the shipped files.
-    for name in ["pinhole.toml", "pinhole-strict.toml"] {
+    // Policies: the shipped files, and the CLI's default (policy.toml) = the pinhole handler's.
+    for (installed, shipped) in [
+        ("pinhole.toml", "pinhole.toml"),
+        ("pinhole-strict.toml", "pinhole-strict.toml"),
+        ("policy.toml", "pinhole.toml"),
+    ] {
         assert_eq!(
-            fs::read(env.policy_dir().join(name)).unwrap(),
-            fs::read(repo_root().join("runtimeclass/policies").join(name)).unwrap()
+            fs::read(env.policy_dir().join(installed)).unwrap(),
+            fs::read(repo_root().join("runtimeclass/policies").join(shipped)).unwrap(),
+            "{installed}"
         );
     }
+    // The CLI reads /etc/pinhole/policy.toml only: another --policy-dir is said.
+    assert!(
+        stderr(&out).contains("the pinhole CLI reads /etc/pinhole/policy.toml"),
+        "{}",
+        stderr(&out)
+    );
     // Nodes are not labelled, but the commands are printed.
     let text = stdout(&out);
     assert!(text.contains("kubectl label node <node> pinhole.dev/runtime=true"));
@@ -501,11 +512,20 @@ fn modified_policies_are_kept_as_bak() {
     let bak = env.policy_dir().join("pinhole.toml.bak");
     assert_eq!(fs::read_to_string(&bak).unwrap(), modified);
 
+    // The CLI's default is a policy like the others: a local change is kept too.
+    let cli = env.policy_dir().join("policy.toml");
+    fs::write(&cli, format!("{shipped}# site default\n")).unwrap();
+    env.run_ok(&[]);
+    assert_eq!(fs::read_to_string(&cli).unwrap(), shipped);
+    assert!(fs::read_to_string(env.policy_dir().join("policy.toml.bak"))
+        .unwrap()
+        .ends_with("# site default\n"));
+
     // Uninstall: unmodified policies go, a modified one stays as .bak (the older .bak too).
     let strict = env.policy_dir().join("pinhole-strict.toml");
     fs::write(&strict, "# mine\n").unwrap();
     env.run_ok(&["--uninstall"]);
-    assert!(!policy.exists() && !strict.exists());
+    assert!(!policy.exists() && !strict.exists() && !cli.exists());
     assert_eq!(fs::read_to_string(&bak).unwrap(), modified);
     let strict_bak = env.policy_dir().join("pinhole-strict.toml.bak");
     assert_eq!(fs::read_to_string(strict_bak).unwrap(), "# mine\n");

@@ -215,6 +215,63 @@ fn user_namespace_root_inside() {
     c.assert_clean();
 }
 
+/// Issue 10 item 7: a rootfs below directories the container's root (host uid 100000) may not
+/// traverse, as Docker lays it out (`<data-root>` and `overlay2/` 0710 root:root, since
+/// CVE-2021-41091), is still the container's `/`, with a user namespace of the spec's and one
+/// `pinhole-strict` adds. The init stands in the rootfs while it is host root instead of
+/// opening those directories up: their modes are unchanged afterwards. Before, the init's
+/// `open_tree` of the rootfs path failed with EACCES.
+#[test]
+fn user_namespace_rootfs_below_root_only_directories() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::Builder::new()
+        .prefix("pinhole-data-root-")
+        .tempdir()
+        .unwrap();
+    let layer = data.path().join("overlay2/0123abcd");
+    fs::create_dir_all(&layer).unwrap();
+    let merged = layer.join("merged");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(rootfs())
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let dirs = [
+        data.path().to_path_buf(),
+        data.path().join("overlay2"),
+        layer.clone(),
+    ];
+    for d in &dirs {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o710)).unwrap();
+    }
+    let probe = "cat /proc/self/uid_map; ls /bin/busybox";
+
+    let mut c = Ctr::new("userns-0710");
+    userns_spec(&mut c);
+    c.spec["root"]["path"] = json!(merged.to_str().unwrap());
+    c.sh(probe);
+    let out = c.run();
+    out.assert_ok();
+    assert!(out.stdout.contains("100000"), "{out}");
+    assert!(out.stdout.contains("/bin/busybox"), "{out}");
+    c.assert_clean();
+
+    let mut s = Ctr::new("strict-0710");
+    s.spec["root"]["path"] = json!(merged.to_str().unwrap());
+    s.sh(probe);
+    let out = s.run_under("pinhole-strict");
+    out.assert_ok();
+    assert!(out.stdout.contains("/bin/busybox"), "{out}");
+    s.assert_clean();
+
+    for d in &dirs {
+        let mode = fs::metadata(d).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o710, "{} was opened up", d.display());
+    }
+}
+
 /// Seen from the host, the container's root is the unprivileged uid/gid 100000.
 #[test]
 fn user_namespace_unprivileged_on_host() {

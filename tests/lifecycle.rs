@@ -43,6 +43,17 @@ fn stdout_and_stderr_are_captured() {
     let out = c.run();
     out.assert_ok();
     assert_eq!(out.stdout, "to-stdout\n", "{out}");
+    // the harness opts out of the default ceiling, which the CLI says first
+    assert_eq!(
+        out.stderr,
+        format!("{UNCONFINED_WARNING}to-stderr\n"),
+        "{out}"
+    );
+    c.assert_clean();
+    // under a ceiling nothing is said: the container's stderr is the CLI's
+    c.policy_env = Some(policy("pinhole").display().to_string());
+    let out = c.run();
+    out.assert_ok();
     assert_eq!(out.stderr, "to-stderr\n", "{out}");
     c.assert_clean();
 }

@@ -341,6 +341,8 @@ pub struct Containerd {
     shim: Option<PathBuf>,
     /// containerd's log level (`info`; `debug` also starts shims with `-debug`)
     log_level: &'static str,
+    /// containerd's version (one of [`CONTAINERD_VERSIONS`]).
+    version: &'static str,
     events: Mutex<Option<Child>>,
     down: AtomicBool,
 }
@@ -385,11 +387,21 @@ impl Containerd {
             .unwrap_or_else(|e| panic!("private containerd unavailable: {e}"))
     }
 
+    /// A containerd of `version` (one of [`CONTAINERD_VERSIONS`]) owned by the caller,
+    /// whatever `PINHOLE_CONTAINERD` says (the Docker tests need 1.7 or later).
+    pub fn start_private_version(version: &'static str) -> Result<Containerd, String> {
+        Containerd::start_with(version, "info")
+    }
+
     fn start() -> Result<Containerd, String> {
         Containerd::start_at("info")
     }
 
     fn start_at(log_level: &'static str) -> Result<Containerd, String> {
+        Containerd::start_with(containerd_version(), log_level)
+    }
+
+    fn start_with(version: &'static str, log_level: &'static str) -> Result<Containerd, String> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("the containerd tests must run as root".into());
@@ -406,6 +418,7 @@ impl Containerd {
             dir,
             shim,
             log_level,
+            version,
             events: Mutex::new(None),
             down: AtomicBool::new(false),
         };
@@ -439,7 +452,7 @@ impl Containerd {
         let mut cmd = Command::new("bash");
         cmd.arg(Self::script("start.sh")).arg(&self.dir);
         cmd.env("CRI", "0")
-            .env("CONTAINERD_VERSION", containerd_version())
+            .env("CONTAINERD_VERSION", self.version)
             .env("LOG_LEVEL", self.log_level);
         match &self.shim {
             Some(s) => cmd.env("SHIM_BIN", s),
@@ -815,7 +828,7 @@ fn pb_bytes(field: u64, data: &[u8]) -> Vec<u8> {
     v
 }
 
-fn mkdtemp(prefix: &str) -> Result<PathBuf, String> {
+pub fn mkdtemp(prefix: &str) -> Result<PathBuf, String> {
     let t = CString::new(format!("{prefix}XXXXXX")).unwrap();
     let mut buf = t.into_bytes_with_nul();
     // SAFETY: buf is a NUL-terminated template we own and that stays writable during the call.

@@ -39,6 +39,12 @@ pub const CGROUP_PARENT: &str = "pinhole-test";
 pub const CHECKED_CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
 /// Environment marker set on every pinhole invocation and in `process.env`.
 pub const MARK_VAR: &str = "PINHOLE_TEST_MARK";
+/// The CLI's policy variable (after `--policy`, before `/etc/pinhole/policy.toml`).
+pub const POLICY_VAR: &str = "PINHOLE_POLICY";
+/// The `--policy`/`PINHOLE_POLICY` value that opts out of every ceiling.
+pub const UNCONFINED: &str = "unconfined";
+/// The stderr line the CLI prints for `PINHOLE_POLICY=unconfined` (the harness default).
+pub const UNCONFINED_WARNING: &str = "pinhole: warning: PINHOLE_POLICY unconfined: no handler ceiling; capabilities, seccomp and no_new_privs are as the spec says\n";
 /// The broad seccomp allowlist (an OCI `LinuxSeccomp` object), also usable by the benches as
 /// `SECCOMP_JSON=tests/common/seccomp-allowlist.json`.
 pub const SECCOMP_ALLOWLIST_JSON: &str = include_str!("seccomp-allowlist.json");
@@ -415,12 +421,16 @@ impl Out {
         self.assert_code(0)
     }
     /// Panics unless pinhole failed with the documented error format: exit code non-zero, stderr
-    /// exactly one line, starting with `pinhole: ` and containing every one of `needles`.
+    /// exactly one line (after the harness's [`UNCONFINED_WARNING`]), starting with `pinhole: `
+    /// and containing every one of `needles`.
     #[track_caller]
     pub fn assert_error(&self, needles: &[&str]) -> &Self {
         assert_ne!(self.code(), 0, "expected failure\n{self}");
+        // the harness's own opt-out of the default ceiling is said first (see `Ctr::policy_env`)
         let lines: Vec<&str> = self
             .stderr
+            .strip_prefix(UNCONFINED_WARNING)
+            .unwrap_or(&self.stderr)
             .lines()
             .filter(|l| !l.trim().is_empty())
             .collect();
@@ -529,6 +539,12 @@ pub struct Ctr {
     init: Cell<Option<(i32, u64)>>,
     /// stdout/stderr files of the `create` invocation (where the container's stdio goes).
     create_io: std::cell::RefCell<Option<(PathBuf, PathBuf)>>,
+    /// `PINHOLE_POLICY` of every invocation. Default `Some("unconfined")`: these tests check
+    /// what the spec alone makes of a container, so they opt out of the CLI's default ceiling
+    /// explicitly (a `--policy FILE` they pass still wins, see [`policy`]); a shipped policy's
+    /// path puts that ceiling on every create; `None` removes the variable, leaving the CLI's
+    /// own default (`/etc/pinhole/policy.toml`, else the built-in `pinhole` policy).
+    pub policy_env: Option<String>,
 }
 
 impl Ctr {
@@ -556,6 +572,7 @@ impl Ctr {
             seq: Cell::new(0),
             init: Cell::new(None),
             create_io: Default::default(),
+            policy_env: Some(UNCONFINED.to_string()),
             id,
         }
     }
@@ -593,6 +610,10 @@ impl Ctr {
             .env(MARK_VAR, &self.id)
             .current_dir(self.logs.path())
             .stdin(Stdio::null());
+        match &self.policy_env {
+            Some(v) => c.env(POLICY_VAR, v),
+            None => c.env_remove(POLICY_VAR),
+        };
         c
     }
 

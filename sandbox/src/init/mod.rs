@@ -101,12 +101,20 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     process::apply_oom_score_adj(&cfg.process);
     // Identified by device and inode now, in the runtime's own view of the host.
     let guard = crate::rootfs::mounts::BindGuard::new(&cfg.protected_binds);
-    let mut pre_opened = crate::rootfs::mounts::PreOpened::new();
+    let mut prepared = crate::rootfs::Prepared::default();
     if cfg.kind == InitKind::Container && cfg.enters_userns() {
         // Still host root here: afterwards the container's root is an unprivileged host uid
-        // that may neither create mount points in the image nor reach the bind sources.
+        // that may neither create mount points in the image nor reach the bind sources, nor
+        // traverse the directories above the rootfs (Docker's 0710 data root).
         crate::rootfs::precreate_mountpoints(&cfg.spec, &cfg.bundle);
-        pre_opened = crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle, &guard);
+        prepared.binds = crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle, &guard);
+        // Joining a mount namespace would reset the working directory to its root.
+        if cfg.creates_ns(LinuxNamespaceType::Mount) {
+            prepared.rootfs_cwd = Some(
+                crate::rootfs::enter_rootfs(&cfg.spec, &cfg.bundle)
+                    .map_err(|e| InitError::msg(e.to_string()))?,
+            );
+        }
     }
     let host_ns = sysctl::HostNamespaces::record();
     namespaces::enter(cfg, sync)?;
@@ -118,14 +126,9 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     }
 
     if cfg.kind == InitKind::Container {
-        let mounted = crate::rootfs::prepare_with(
-            &cfg.spec,
-            &cfg.bundle,
-            &cfg.cgroup_dirs,
-            pre_opened,
-            &guard,
-        )
-        .map_err(|e| InitError::msg(e.to_string()))?;
+        let mounted =
+            crate::rootfs::prepare_with(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs, prepared, &guard)
+                .map_err(|e| InitError::msg(e.to_string()))?;
         create_hooks(cfg, sync)?;
         mounted.pivot().map_err(|e| InitError::msg(e.to_string()))?;
         if cfg.creates_ns(LinuxNamespaceType::Uts) {

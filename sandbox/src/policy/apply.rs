@@ -224,5 +224,37 @@ fn add_user_namespace(linux: &mut oci_spec::runtime::Linux, base: u32) {
     }
     if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
         linux.set_gid_mappings(Some(root_mapping(base)));
+        fit_ping_group_range(linux);
     }
+}
+
+/// The sysctl whose value is a range of gids of the writer's user namespace.
+const PING_GROUP_RANGE: &str = "net.ipv4.ping_group_range";
+
+/// Cuts `net.ipv4.ping_group_range` to the gids a user namespace the policy added maps
+/// (`0..USERNS_SIZE`): the kernel refuses (EINVAL) a range naming gids the namespace does not
+/// map. Docker puts `0 2147483647` (every group may ping) into every container with a network
+/// namespace of its own, not knowing that the policy adds a user namespace; cut to the mapped
+/// gids it still means every group there is. A range starting above them allows none (`1 0`,
+/// the kernel's default). Other values are left for the sysctl check to judge.
+fn fit_ping_group_range(linux: &mut oci_spec::runtime::Linux) {
+    let Some(sysctl) = linux.sysctl_mut().as_mut() else {
+        return;
+    };
+    let Some(value) = sysctl.get_mut(PING_GROUP_RANGE) else {
+        return;
+    };
+    let mut parts = value.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(lo)), Some(Ok(hi)), None) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    let last = u64::from(USERNS_SIZE - 1);
+    if hi <= last {
+        return;
+    }
+    *value = if lo > last {
+        "1 0".to_string()
+    } else {
+        format!("{lo} {last}")
+    };
 }

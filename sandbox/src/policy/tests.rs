@@ -694,3 +694,31 @@ fn profile_names_the_builtins_or_a_pinhole_toml_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Docker's `net.ipv4.ping_group_range = "0 2147483647"` names gids a user namespace the
+/// policy adds does not map (EINVAL on write): it is cut to the mapped gids; a range of the
+/// spec's own user namespace is left alone.
+#[test]
+fn ping_group_range_is_cut_to_an_added_user_namespace() {
+    let p = parse("name = \"u\"\n[namespaces]\nuser = true\n").unwrap();
+    let range = |value: &str, own_userns: bool| {
+        let mut spec = spec_with_caps(&[]);
+        let linux = spec.linux_mut().as_mut().unwrap();
+        let mut sysctl = std::collections::HashMap::new();
+        sysctl.insert("net.ipv4.ping_group_range".to_string(), value.to_string());
+        linux.set_sysctl(Some(sysctl));
+        if own_userns {
+            let map = super::root_mapping(300000);
+            linux.set_uid_mappings(Some(map.clone()));
+            linux.set_gid_mappings(Some(map));
+        }
+        p.apply(&mut spec).unwrap();
+        spec.linux().as_ref().unwrap().sysctl().as_ref().unwrap()["net.ipv4.ping_group_range"]
+            .clone()
+    };
+    assert_eq!(range("0 2147483647", false), "0 65535");
+    assert_eq!(range("100 200", false), "100 200");
+    assert_eq!(range("70000 80000", false), "1 0");
+    assert_eq!(range("bogus", false), "bogus");
+    assert_eq!(range("0 2147483647", true), "0 2147483647");
+}

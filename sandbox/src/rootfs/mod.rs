@@ -112,7 +112,7 @@ pub fn prepare(
         spec,
         bundle,
         cgroup_dirs,
-        mounts::PreOpened::new(),
+        Prepared::default(),
         &mounts::BindGuard::default(),
     )?
     .pivot()
@@ -132,20 +132,37 @@ impl Mounted {
     }
 }
 
-/// [`prepare`] up to (not including) `pivot_root`, using bind sources already opened by
-/// [`mounts::open_bind_sources`] and checking the others against `guard`.
+/// What the init prepared with host credentials, before it entered a user namespace.
+#[derive(Default)]
+pub struct Prepared {
+    /// Bind sources opened by [`mounts::open_bind_sources`].
+    pub binds: mounts::PreOpened,
+    /// The rootfs entered as the working directory by [`enter_rootfs`].
+    pub rootfs_cwd: Option<pivot::RootfsCwd>,
+}
+
+/// Makes the spec's rootfs the working directory, with the caller's credentials, so that the
+/// init reaches it in its new mount namespace without walking the host path (see
+/// [`pivot::RootfsCwd`]).
+pub fn enter_rootfs(spec: &Spec, bundle: &Path) -> Result<pivot::RootfsCwd, RootfsError> {
+    pivot::enter_rootfs(&validate::rootfs_path(spec, bundle)?)
+}
+
+/// [`prepare`] up to (not including) `pivot_root`, using what was [`Prepared`] with host
+/// credentials (bind sources, the rootfs as the working directory) and checking the other bind
+/// sources against `guard`.
 pub fn prepare_with(
     spec: &Spec,
     bundle: &Path,
     cgroup_dirs: &[(String, PathBuf)],
-    pre: mounts::PreOpened,
+    prepared: Prepared,
     guard: &mounts::BindGuard,
 ) -> Result<Mounted, RootfsError> {
-    let pre = std::cell::RefCell::new(pre);
+    let pre = std::cell::RefCell::new(prepared.binds);
     let rootfs = validate::rootfs_path(spec, bundle)?;
     let prop = root_propagation(spec);
     pivot::isolate_root(prop)?;
-    let root = pivot::bind_rootfs(&rootfs)?;
+    let root = pivot::bind_rootfs(&rootfs, prepared.rootfs_cwd)?;
     {
         let cgroupns = spec
             .linux()

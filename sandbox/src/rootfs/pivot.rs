@@ -35,13 +35,53 @@ pub fn isolate_root(prop: Propagation) -> Result<(), RootfsError> {
     })
 }
 
-/// Bind-mounts the rootfs (recursively) onto itself so it is a mount point, and returns an
-/// `O_PATH` fd of the new mount's root.
-pub fn bind_rootfs(rootfs: &Path) -> Result<OwnedFd, RootfsError> {
+/// The rootfs as the init's working directory, entered with host credentials by
+/// [`enter_rootfs`] before the init's user namespace.
+///
+/// A container whose root is an unprivileged host uid (a user namespace) may not traverse the
+/// host directories above its rootfs: Docker keeps its data root and `overlay2/` at 0710
+/// (since CVE-2021-41091, so that host users cannot reach setuid files in container layers),
+/// containerd its bundles at 0700. Opening them up (chmod o+x) would undo exactly that. The
+/// init instead stands in the rootfs while it is still host root; unsharing the mount
+/// namespace moves the working directory into the new namespace's copy of the same mount,
+/// where [`bind_rootfs`] reaches the rootfs as `.` without a path walk from `/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootfsCwd {
+    /// `(st_dev, st_ino)` of the rootfs, to check that the working directory still is it.
+    id: (u64, u64),
+}
+
+/// `chdir(rootfs)` with the caller's credentials; see [`RootfsCwd`].
+pub fn enter_rootfs(rootfs: &Path) -> Result<RootfsCwd, RootfsError> {
     let what = format!("root.path {rootfs:?}");
-    let tree =
-        clone_host_tree(rootfs, true).map_err(|e| RootfsError::sys(&what, "open_tree", e))?;
-    let c = super::mounts::cpath(rootfs).map_err(|e| RootfsError::sys(&what, "path", e))?;
+    nix::unistd::chdir(rootfs).map_err(|e| RootfsError::sys(&what, "chdir", e))?;
+    let st = nix::sys::stat::stat(".").map_err(|e| RootfsError::sys(&what, "stat", e))?;
+    Ok(RootfsCwd {
+        id: (st.st_dev, st.st_ino),
+    })
+}
+
+/// Bind-mounts the rootfs (recursively) onto itself so it is a mount point, and returns an
+/// `O_PATH` fd of the new mount's root. With `cwd`, the rootfs is the working directory (see
+/// [`RootfsCwd`]) and is reached as `.`, after checking it still is the directory entered.
+pub fn bind_rootfs(rootfs: &Path, cwd: Option<RootfsCwd>) -> Result<OwnedFd, RootfsError> {
+    let what = format!("root.path {rootfs:?}");
+    let at = match cwd {
+        Some(entered) => {
+            let st = nix::sys::stat::stat(".").map_err(|e| RootfsError::sys(&what, "stat", e))?;
+            if (st.st_dev, st.st_ino) != entered.id {
+                return Err(RootfsError::sys(
+                    format!("{what}: the working directory is no longer the rootfs"),
+                    "stat",
+                    nix::errno::Errno::ESTALE,
+                ));
+            }
+            Path::new(".")
+        }
+        None => rootfs,
+    };
+    let tree = clone_host_tree(at, true).map_err(|e| RootfsError::sys(&what, "open_tree", e))?;
+    let c = super::mounts::cpath(at).map_err(|e| RootfsError::sys(&what, "path", e))?;
     let target = sys::openat(cwd_fd(), &c, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| RootfsError::sys(&what, "open", e))?;
     sys::move_mount(tree.as_fd(), target.as_fd())

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use pinhole_sandbox::container::{self, CreateOptions, ExecOptions, Root};
 
 mod denials;
+mod policy_arg;
 mod record;
 
 #[derive(Parser)]
@@ -23,6 +24,12 @@ struct Cli {
     /// State directory for containers.
     #[arg(long, global = true, default_value = "/run/pinhole")]
     root: PathBuf,
+    /// Handler policy (TOML) whose ceiling every created container's spec is intersected with,
+    /// or `unconfined` for none (default: $PINHOLE_POLICY, else /etc/pinhole/policy.toml, else
+    /// the built-in `pinhole` policy). Before or after the verb; only create, run and profile
+    /// record read it (exec and update keep the policy recorded at create).
+    #[arg(long, global = true, value_name = "FILE")]
+    policy: Option<PathBuf>,
     #[command(subcommand)]
     verb: Verb,
 }
@@ -36,22 +43,16 @@ struct BundleArgs {
     /// Write the container's init pid to this file.
     #[arg(long)]
     pid_file: Option<PathBuf>,
-    /// Handler policy (TOML) whose ceiling the spec is intersected with.
-    #[arg(long)]
-    policy: Option<PathBuf>,
     /// Container id.
     id: String,
 }
 
 impl BundleArgs {
-    fn options(&self) -> Result<CreateOptions> {
-        let policy = match &self.policy {
-            Some(p) => Some(pinhole_sandbox::policy::Policy::load(p)?),
-            None => None,
-        };
+    /// The create options, under the policy `--policy`, the environment or /etc choose.
+    fn options(&self, policy: Option<&std::path::Path>) -> Result<CreateOptions> {
         Ok(CreateOptions {
             pid_file: self.pid_file.clone(),
-            policy,
+            policy: policy_arg::resolve(policy)?,
             ..Default::default()
         })
     }
@@ -172,7 +173,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
     // Profile verbs need no state root unless they name a container.
     match cli.verb {
         Verb::Surface(args) => return surface::run(args, &cli.root),
-        Verb::Profile(cmd) => return profile::run(cmd, &cli.root),
+        Verb::Profile(cmd) => return profile::run(cmd, &cli.root, cli.policy.as_deref()),
         Verb::Features => {
             let doc = pinhole_sandbox::features::features();
             println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -183,7 +184,12 @@ fn dispatch(cli: Cli) -> Result<u8> {
     let root = Root::new(&cli.root)?;
     match cli.verb {
         Verb::Create(args) => {
-            let created = container::create(&root, &args.id, &args.bundle, args.options()?)?;
+            let created = container::create(
+                &root,
+                &args.id,
+                &args.bundle,
+                args.options(cli.policy.as_deref())?,
+            )?;
             container::print_warnings(&created.warnings);
             Ok(0)
         }
@@ -192,7 +198,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Verb::Run(args) => {
-            let code = container::run(&root, &args.id, &args.bundle, args.options()?)?;
+            let opts = args.options(cli.policy.as_deref())?;
+            let code = container::run(&root, &args.id, &args.bundle, opts)?;
             Ok(code.clamp(0, 255) as u8)
         }
         Verb::State { id } => {

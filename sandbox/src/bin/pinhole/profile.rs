@@ -297,7 +297,8 @@ pub(crate) fn usage_of(loaded: &Loaded, file: Option<&Path>) -> Result<Option<Us
 }
 
 /// Runs a `pinhole profile` subcommand; returns the exit code.
-pub(crate) fn run(cmd: ProfileCmd, root: &Path) -> Result<u8> {
+/// Runs a `profile` verb; `policy` is the global `--policy` (read by `record` only).
+pub(crate) fn run(cmd: ProfileCmd, root: &Path, policy: Option<&Path>) -> Result<u8> {
     match cmd {
         ProfileCmd::Show {
             profile,
@@ -317,7 +318,7 @@ pub(crate) fn run(cmd: ProfileCmd, root: &Path) -> Result<u8> {
         } => compile(&load_profile_arg(&profile, root)?, output.as_deref(), dump),
         ProfileCmd::Merge { profiles, output } => merge(&profiles, &output, root),
         ProfileCmd::Record(args) => {
-            crate::record::record(&pinhole_sandbox::container::Root::new(root)?, args)
+            crate::record::record(&pinhole_sandbox::container::Root::new(root)?, args, policy)
         }
     }
 }

@@ -1,11 +1,10 @@
 //! `pinhole profile record`: run a bundle to completion under its ceiling and record the
 //! syscalls it uses into a profile.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use pinhole_sandbox::container::{self, CreateOptions, Root};
-use pinhole_sandbox::policy::Policy;
 use pinhole_sandbox::record::{self, Ask};
 
 /// Arguments of `pinhole profile record`.
@@ -21,24 +20,17 @@ pub struct RecordArgs {
     /// Recording name (default: the container id).
     #[arg(long)]
     pub name: Option<String>,
-    /// Handler policy whose ceiling the workload runs under (default: the built-in `pinhole`
-    /// policy).
-    #[arg(long)]
-    pub policy: Option<PathBuf>,
     /// Container id.
     pub id: String,
 }
 
-/// Runs the recording; returns the workload's exit status.
-pub fn record(root: &Root, args: RecordArgs) -> Result<u8> {
+/// Runs the recording under the policy the global `--policy` (`policy`), the environment or
+/// /etc choose (see [`crate::policy_arg`]); returns the workload's exit status.
+pub fn record(root: &Root, args: RecordArgs, policy: Option<&Path>) -> Result<u8> {
     let name = args.name.clone().unwrap_or_else(|| args.id.clone());
     record::check_name(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
-    let policy = match &args.policy {
-        Some(p) => Policy::load(p)?,
-        None => Policy::builtin_default(),
-    };
     let opts = CreateOptions {
-        policy: Some(policy),
+        policy: crate::policy_arg::resolve(policy)?,
         supervise: Some(Ask::Record {
             name: name.clone(),
             out_dir: Some(args.output.clone()),
