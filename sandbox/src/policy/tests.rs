@@ -722,3 +722,20 @@ fn ping_group_range_is_cut_to_an_added_user_namespace() {
     assert_eq!(range("bogus", false), "bogus");
     assert_eq!(range("0 2147483647", true), "0 2147483647");
 }
+
+#[test]
+fn hooks_run_unless_refused() {
+    let p = |text: &str| Policy::parse(text, Path::new("h.toml"));
+    assert!(!p("name = \"h\"\n").unwrap().refuses_hooks());
+    assert!(!p("name = \"h\"\nhooks = \"run\"\n")
+        .unwrap()
+        .refuses_hooks());
+    assert!(p("name = \"h\"\nhooks = \"refuse\"\n")
+        .unwrap()
+        .refuses_hooks());
+    assert!(!Policy::builtin_default().refuses_hooks());
+    let e = p("name = \"h\"\nhooks = \"sometimes\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hooks"), "{e}");
+}
