@@ -30,8 +30,13 @@ pub(crate) struct DeviceRule {
 }
 
 impl DeviceRule {
-    /// Validate the OCI rule at index `idx` of `linux.resources.devices`.
-    pub(crate) fn from_oci(r: &LinuxDeviceCgroup, idx: usize) -> Result<DeviceRule, CgroupError> {
+    /// Validate the OCI rule at index `idx` of `linux.resources.devices`; `None` for a FIFO
+    /// rule (type `p`: FIFOs are no device cgroup matter, but engines derive such rules from
+    /// the FIFOs in `linux.devices`, as containerd and podman do).
+    pub(crate) fn from_oci(
+        r: &LinuxDeviceCgroup,
+        idx: usize,
+    ) -> Result<Option<DeviceRule>, CgroupError> {
         let bad = |field: &str, value: String, reason: &str| CgroupError::InvalidResource {
             field: format!("devices[{idx}].{field}"),
             value,
@@ -40,14 +45,9 @@ impl DeviceRule {
         let typ = match r.typ() {
             None | Some(LinuxDeviceType::A) => 'a',
             Some(LinuxDeviceType::B) => 'b',
-            Some(LinuxDeviceType::C) => 'c',
-            Some(t) => {
-                return Err(bad(
-                    "type",
-                    t.as_str().to_string(),
-                    "device cgroup rules only support types a, b and c",
-                ))
-            }
+            // `u` (unbuffered) is a character device
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => 'c',
+            Some(LinuxDeviceType::P) => return Ok(None),
         };
         let num = |field: &str, v: Option<i64>| -> Result<Option<u32>, CgroupError> {
             match v {
@@ -83,21 +83,21 @@ impl DeviceRule {
         }
         if typ == 'a' {
             // Like the kernel's v1 parser: "a" covers every device, numbers are ignored.
-            return Ok(DeviceRule {
+            return Ok(Some(DeviceRule {
                 allow: r.allow(),
                 typ,
                 major: None,
                 minor: None,
                 access: ACC_ALL,
-            });
+            }));
         }
-        Ok(DeviceRule {
+        Ok(Some(DeviceRule {
             allow: r.allow(),
             typ,
             major,
             minor,
             access,
-        })
+        }))
     }
 
     /// The v1 `devices.allow`/`devices.deny` line, e.g. `c 1:3 rwm`.
@@ -125,7 +125,7 @@ pub(crate) fn parse_rules(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>
     rules
         .iter()
         .enumerate()
-        .map(|(i, r)| DeviceRule::from_oci(r, i))
+        .filter_map(|(i, r)| DeviceRule::from_oci(r, i).transpose())
         .collect()
 }
 
@@ -177,7 +177,10 @@ mod tests {
             .access("rwm")
             .build()
             .unwrap();
-        assert_eq!(DeviceRule::from_oci(&all, 0).unwrap().v1_line(), "a");
+        assert_eq!(
+            DeviceRule::from_oci(&all, 0).unwrap().unwrap().v1_line(),
+            "a"
+        );
     }
 
     #[test]
@@ -190,12 +193,13 @@ mod tests {
             .unwrap();
         let e = DeviceRule::from_oci(&r, 3).unwrap_err().to_string();
         assert!(e.contains("devices[3].access"), "{e}");
+        // a FIFO rule (derived from a FIFO in linux.devices) is no rule at all
         let r = LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .typ(LinuxDeviceType::P)
             .build()
             .unwrap();
-        assert!(DeviceRule::from_oci(&r, 0).is_err());
+        assert!(DeviceRule::from_oci(&r, 0).unwrap().is_none());
         let r = LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .typ(LinuxDeviceType::C)

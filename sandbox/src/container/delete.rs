@@ -18,7 +18,7 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
     let spec = super::exec::saved_spec(root, id).ok();
     let cg = Cgroup::new(Some(&state.cgroup_path), id)?;
     match state.status {
-        Status::Running if !force => {
+        Status::Running | Status::Paused if !force => {
             return Err(Error::WrongStatus {
                 id: id.to_string(),
                 status: state.status.to_string(),
@@ -34,6 +34,10 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
     // orphans behind its init) goes too.
     if cg.exists() {
         cg.kill_all(Signal::SIGKILL)?;
+        // a frozen process dies of SIGKILL only once thawed
+        if cg.is_frozen().unwrap_or(false) {
+            cg.thaw()?;
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while state.init_alive() && Instant::now() < deadline {

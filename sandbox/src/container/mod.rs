@@ -10,12 +10,14 @@ mod delete;
 mod error;
 mod exec;
 mod kill;
+mod pause;
 mod root;
 mod run;
 mod spawn;
 mod start;
 mod state;
 mod supervise;
+mod update;
 pub mod userns_pool;
 mod wait;
 
@@ -24,12 +26,14 @@ pub use delete::delete;
 pub use error::Error;
 pub use exec::{exec, recorded_policy, saved_spec, ExecOptions, Execed};
 pub use kill::{kill, parse_signal};
+pub use pause::{pause, resume};
 pub use root::{validate_id, Root, DEFAULT_ROOT};
-pub use run::{run, run_supervised};
+pub use run::{run, run_created, run_supervised};
 pub use spawn::Stdio;
 pub use start::start;
 pub use state::{now_rfc3339, State, Status};
 pub use supervise::{start_supervised, OnDenial, OnDone, Report, Supervisor};
+pub use update::{bounded as bounded_update, update};
 pub use wait::{become_subreaper, block_signals, wait_forwarding};
 
 /// Says `warnings` on stderr, one `pinhole: warning:` line each (the CLI's form).

@@ -22,7 +22,16 @@ pub fn run_supervised(
     super::become_subreaper()?;
     let created = create(root, id, bundle, opts)?;
     super::print_warnings(&created.warnings);
-    let state = created.state;
+    run_created(root, id, created.state)
+}
+
+/// The rest of [`run_supervised`] for a container the caller created (having become a
+/// subreaper first): start, wait, delete.
+pub fn run_created(
+    root: &Root,
+    id: &str,
+    state: super::State,
+) -> Result<(i32, Option<Report>), Error> {
     let set = match super::block_signals() {
         Ok(set) => set,
         Err(e) => {

@@ -21,6 +21,8 @@ pub enum Status {
     Created,
     /// The workload runs.
     Running,
+    /// The workload is frozen (`pause`).
+    Paused,
     /// The init process is gone.
     Stopped,
 }
@@ -31,6 +33,7 @@ impl std::fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -101,6 +104,11 @@ impl State {
             Status::Stopped
         } else if crate::init::gate::socket_path(state_dir).exists() {
             Status::Created
+        } else if crate::cgroups::Cgroup::new(Some(&self.cgroup_path), &self.id)
+            .and_then(|cg| cg.is_frozen())
+            .unwrap_or(false)
+        {
+            Status::Paused
         } else {
             Status::Running
         }

@@ -11,6 +11,7 @@
 //! onto the resolved fd, never onto a path.
 
 pub mod cgroup_mount;
+pub mod copyup;
 pub mod devices;
 pub mod error;
 pub mod finalize;

@@ -524,6 +524,16 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
                 }
                 Err(e) => return Err(e),
             };
+            if opts.copy_up {
+                if typ != "tmpfs" {
+                    return Err(RootfsError::invalid(
+                        format!("mounts[{i}].options"),
+                        "tmpcopyup",
+                        format!("only a tmpfs can start with a copy, not {typ}"),
+                    ));
+                }
+                super::copyup::copy_up(target.fd.as_fd(), mnt.as_fd(), &what)?;
+            }
             // Attributes were applied by fsmount; only propagation is left.
             let prop_only = MountOptions {
                 propagation: fs_opts.propagation,

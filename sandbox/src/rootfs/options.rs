@@ -39,6 +39,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "strictatime",
     "suid",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
@@ -87,6 +88,8 @@ pub struct MountOptions {
     pub sb_flags: Vec<&'static str>,
     /// Requested propagation, if any.
     pub propagation: Option<Propagation>,
+    /// `tmpcopyup`: a tmpfs starts with the contents of the directory it covers.
+    pub copy_up: bool,
     /// Everything else, passed to the filesystem (`mode=755`, `newinstance`, ...).
     pub data: Vec<String>,
 }
@@ -122,6 +125,10 @@ impl MountOptions {
                 }
                 "remount" => {
                     o.remount = true;
+                    continue;
+                }
+                "tmpcopyup" => {
+                    o.copy_up = true;
                     continue;
                 }
                 "sync" | "async" | "mand" | "nomand" => {

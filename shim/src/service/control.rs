@@ -72,14 +72,15 @@ impl Service {
                 ))
             })?;
         let mut resources = resources;
-        pinhole_sandbox::cgroups::validate(&resources)
-            .map_err(|e| errors::invalid_argument(format!("update task {:?}: {e}", req.id)))?;
         // The container's policy bounds updates as it bounded the create.
-        let recorded = pinhole_sandbox::container::recorded_policy(&self.root()?, &req.id)
-            .map_err(|e| errors::internal(format!("update task {:?}: {e}", req.id)))?;
-        if let Some(recorded) = recorded {
-            recorded.clamp_update(&mut resources);
-        }
+        pinhole_sandbox::container::bounded_update(&self.root()?, &req.id, &mut resources)
+            .map_err(|e| match e {
+                // what validation refuses
+                pinhole_sandbox::container::Error::Cgroup(e) => {
+                    errors::invalid_argument(format!("update task {:?}: {e}", req.id))
+                }
+                e => errors::from_sandbox(&format!("update task {:?}", req.id), e),
+            })?;
         c.cgroup
             .apply(&resources)
             .map_err(|e| errors::internal(format!("update task {:?}: {e}", req.id)))?;

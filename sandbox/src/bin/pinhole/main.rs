@@ -6,13 +6,20 @@ mod surface;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use pinhole_sandbox::container::{self, CreateOptions, ExecOptions, Root};
+use pinhole_sandbox::container::{self, CreateOptions, Root};
 
+mod console;
 mod denials;
+mod events;
+mod exec;
+mod log;
+mod pause;
 mod policy_arg;
+mod ps;
 mod record;
+mod update;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +37,15 @@ struct Cli {
     /// record read it (exec and update keep the policy recorded at create).
     #[arg(long, global = true, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// Also write errors and warnings to this file (as runc does for engines).
+    #[arg(long, global = true, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Format of the --log file.
+    #[arg(long, global = true, default_value = "text")]
+    log_format: log::Format,
+    /// Use systemd to manage cgroups: not supported (pinhole writes cgroupfs itself).
+    #[arg(long, global = true)]
+    systemd_cgroup: bool,
     #[command(subcommand)]
     verb: Verb,
 }
@@ -43,8 +59,22 @@ struct BundleArgs {
     /// Write the container's init pid to this file.
     #[arg(long)]
     pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master of the container's terminal (SCM_RIGHTS),
+    /// for a spec with `process.terminal`.
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
     /// Container id.
     id: String,
+}
+
+/// Arguments of `run`.
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    bundle: BundleArgs,
+    /// Start the container and exit, leaving it running (no wait, no delete).
+    #[arg(long, short)]
+    detach: bool,
 }
 
 impl BundleArgs {
@@ -53,8 +83,23 @@ impl BundleArgs {
         Ok(CreateOptions {
             pid_file: self.pid_file.clone(),
             policy: policy_arg::resolve(policy)?,
+            console: self.console_socket.is_some(),
             ..Default::default()
         })
+    }
+
+    /// Creates the container and hands its terminal to `--console-socket`; on failure to
+    /// hand it over the container goes again.
+    fn create(&self, root: &Root, policy: Option<&std::path::Path>) -> Result<container::Created> {
+        let created = container::create(root, &self.id, &self.bundle, self.options(policy)?)?;
+        container::print_warnings(&created.warnings);
+        if let (Some(socket), Some(master)) = (&self.console_socket, &created.console) {
+            if let Err(e) = console::send(socket, master) {
+                let _ = container::delete(root, &self.id, true);
+                return Err(e);
+            }
+        }
+        Ok(created)
     }
 }
 
@@ -74,8 +119,9 @@ enum Verb {
         /// Container id.
         id: String,
     },
-    /// Create, start, wait for and delete a container; exit with its status.
-    Run(BundleArgs),
+    /// Create, start, wait for and delete a container; exit with its status (or, with
+    /// --detach, leave it running).
+    Run(RunArgs),
     /// Print a container's state as JSON.
     State {
         /// Container id.
@@ -107,24 +153,40 @@ enum Verb {
         id: String,
     },
     /// Run a process inside a running container; exit with its status.
-    Exec {
-        /// JSON file holding an OCI process object.
-        #[arg(long, short)]
-        process: Option<PathBuf>,
-        /// Working directory.
-        #[arg(long)]
-        cwd: Option<PathBuf>,
-        /// Extra environment variables (KEY=VALUE).
-        #[arg(long, short)]
-        env: Vec<String>,
-        /// User as UID[:GID].
-        #[arg(long, short)]
-        user: Option<String>,
+    Exec(exec::ExecArgs),
+    /// Freeze every process of a running container.
+    Pause {
         /// Container id.
         id: String,
-        /// Command and arguments.
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// Container id.
+        id: String,
+    },
+    /// List a container's processes.
+    Ps {
+        /// `table` (ps(1)'s) or `json` (an array of pids).
+        #[arg(long, short, default_value = "table")]
+        format: ps::Format,
+        /// Container id.
+        id: String,
+        /// Arguments for ps(1) (default -ef).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        command: Vec<String>,
+        ps_args: Vec<String>,
+    },
+    /// Change a container's resources (bounded by its policy).
+    Update(update::UpdateArgs),
+    /// Print a container's resource usage as runc's stats events (JSON lines).
+    Events {
+        /// One stats event, then exit.
+        #[arg(long)]
+        stats: bool,
+        /// Seconds between events.
+        #[arg(long, default_value = "5")]
+        interval: u64,
+        /// Container id.
+        id: String,
     },
     /// Show the syscalls an audited container's ceiling denied (name, arch, errno, count).
     Denials {
@@ -159,11 +221,24 @@ fn main() -> ExitCode {
         pinhole_sandbox::setup::main();
     }
     let cli = Cli::parse();
-    match dispatch(cli) {
+    let log = log::Log {
+        file: cli.log.clone(),
+        format: cli.log_format,
+    };
+    let result = if cli.systemd_cgroup {
+        Err(anyhow::anyhow!(
+            "--systemd-cgroup: pinhole does not drive systemd; it manages cgroupfs itself (podman: --cgroup-manager cgroupfs, Docker: native.cgroupdriver=cgroupfs)"
+        ))
+    } else {
+        dispatch(cli)
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("pinhole: error: {}", chain.join(": "));
+            let msg = chain.join(": ");
+            log.write("error", &msg);
+            eprintln!("pinhole: error: {msg}");
             ExitCode::from(1)
         }
     }
@@ -184,22 +259,22 @@ fn dispatch(cli: Cli) -> Result<u8> {
     let root = Root::new(&cli.root)?;
     match cli.verb {
         Verb::Create(args) => {
-            let created = container::create(
-                &root,
-                &args.id,
-                &args.bundle,
-                args.options(cli.policy.as_deref())?,
-            )?;
-            container::print_warnings(&created.warnings);
+            args.create(&root, cli.policy.as_deref())?;
             Ok(0)
         }
         Verb::Start { id } => {
             container::start(&root, &id)?;
             Ok(0)
         }
-        Verb::Run(args) => {
-            let opts = args.options(cli.policy.as_deref())?;
-            let code = container::run(&root, &args.id, &args.bundle, opts)?;
+        Verb::Run(RunArgs { bundle, detach }) => {
+            if detach {
+                bundle.create(&root, cli.policy.as_deref())?;
+                container::start(&root, &bundle.id)?;
+                return Ok(0);
+            }
+            container::become_subreaper()?;
+            let created = bundle.create(&root, cli.policy.as_deref())?;
+            let (code, _) = container::run_created(&root, &bundle.id, created.state)?;
             Ok(code.clamp(0, 255) as u8)
         }
         Verb::State { id } => {
@@ -246,86 +321,27 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Err(container::Error::NotFound(_)) if force => Ok(0),
             r => r.map(|()| 0).map_err(Into::into),
         },
-        Verb::Exec {
-            process,
-            cwd,
-            env,
-            user,
+        Verb::Exec(args) => exec::exec(&root, args),
+        Verb::Pause { id } => pause::pause(&root, &id),
+        Verb::Resume { id } => pause::resume(&root, &id),
+        Verb::Ps {
+            format,
             id,
-            command,
-        } => exec(&root, &id, process, cwd, env, user, command),
+            ps_args,
+        } => ps::ps(&root, &id, format, &ps_args),
+        Verb::Update(args) => update::update(&root, args),
+        Verb::Events {
+            stats,
+            interval,
+            id,
+        } => events::events(
+            &root,
+            &id,
+            stats,
+            std::time::Duration::from_secs(interval.max(1)),
+        ),
         Verb::Denials { json, id } => denials::denials(&root, &id, json),
         Verb::Init => unreachable!("handled before parsing"),
         Verb::Surface(_) | Verb::Profile(_) | Verb::Features => unreachable!("handled above"),
     }
-}
-
-fn exec(
-    root: &Root,
-    id: &str,
-    process_file: Option<PathBuf>,
-    cwd: Option<PathBuf>,
-    env: Vec<String>,
-    user: Option<String>,
-    command: Vec<String>,
-) -> Result<u8> {
-    let mut process = match &process_file {
-        Some(f) => {
-            let text = std::fs::read(f).with_context(|| format!("read {}", f.display()))?;
-            let de = &mut serde_json::Deserializer::from_slice(&text);
-            serde_path_to_error::deserialize(de)
-                .map_err(|e| anyhow::anyhow!("{}: {}: {}", f.display(), e.path(), e.inner()))?
-        }
-        None => container::State::load(root, id).and_then(|_| container_process(root, id))?,
-    };
-    if !command.is_empty() {
-        process.set_args(Some(command));
-    } else if process_file.is_none() {
-        anyhow::bail!("exec: no command given (use -- CMD ARGS or --process FILE)");
-    }
-    if let Some(cwd) = cwd {
-        process.set_cwd(cwd);
-    }
-    if !env.is_empty() {
-        let mut all = process.env().clone().unwrap_or_default();
-        for e in env {
-            let key = e.split('=').next().unwrap_or_default().to_string();
-            all.retain(|x| x.split('=').next() != Some(key.as_str()));
-            all.push(e);
-        }
-        process.set_env(Some(all));
-    }
-    if let Some(u) = user {
-        let (uid, gid) = match u.split_once(':') {
-            Some((a, b)) => (a.parse::<u32>(), b.parse::<u32>()),
-            None => (u.parse::<u32>(), u.parse::<u32>()),
-        };
-        let (uid, gid) = (
-            uid.with_context(|| format!("--user {u:?}: not UID[:GID]"))?,
-            gid.with_context(|| format!("--user {u:?}: not UID[:GID]"))?,
-        );
-        let mut usr = process.user().clone();
-        usr.set_uid(uid);
-        usr.set_gid(gid);
-        process.set_user(usr);
-    }
-    process.set_terminal(Some(false));
-    container::become_subreaper()?;
-    let set = container::block_signals()?;
-    let execed = container::exec(root, id, process, ExecOptions::default())?;
-    container::print_warnings(&execed.warnings);
-    let pid = execed.pid;
-    let code = container::wait_forwarding(pid, &set)?;
-    Ok(code.clamp(0, 255) as u8)
-}
-
-/// The container's own process section, the base of an exec without --process.
-fn container_process(
-    root: &Root,
-    id: &str,
-) -> Result<oci_spec::runtime::Process, container::Error> {
-    let spec = container::saved_spec(root, id)?;
-    spec.process()
-        .clone()
-        .ok_or_else(|| container::Error::Other(format!("container {id:?} has no process")))
 }
