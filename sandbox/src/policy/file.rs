@@ -45,6 +45,8 @@ struct HostSection {
     network: super::Share,
     #[serde(default)]
     bind_prefixes: Vec<String>,
+    #[serde(default = "allow")]
+    shared_mounts: super::Share,
 }
 
 impl Default for HostSection {
@@ -54,6 +56,7 @@ impl Default for HostSection {
             ipc: refuse(),
             network: allow(),
             bind_prefixes: Vec::new(),
+            shared_mounts: allow(),
         }
     }
 }
@@ -335,6 +338,7 @@ impl File {
             ipc: self.host.ipc,
             network: self.host.network,
             bind_prefixes,
+            shared_mounts: self.host.shared_mounts,
         };
         let seccomp = ceiling_profile(&self.seccomp, origin)?;
         let record_dir = match (self.seccomp.recording, &self.seccomp.record_dir) {

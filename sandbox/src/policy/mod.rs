@@ -100,6 +100,11 @@
 //! # whatever this says: /proc, /sys, runtimes' sockets, state and image stores (host.rs
 //! # PROTECTED), the runtime's own state root, or any directory containing one (/, /run).
 //! bind_prefixes = []
+//! # Bind mounts with "shared"/"rshared" propagation (Kubernetes Bidirectional): what the
+//! # container mounts below them appears in the host's mount namespace. "refuse" = error
+//! # naming mounts[i]; "allow" = as the spec says. rslave/HostToContainer is always allowed
+//! # (host mounts propagate in, nothing goes out). See rootfs::propagation.
+//! shared_mounts = "allow"
 //!
 //! [devices]
 //! # Devices containers may use besides the defaults (null, zero, full, random, urandom,

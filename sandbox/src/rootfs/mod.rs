@@ -18,6 +18,7 @@ pub mod idmap;
 pub mod mounts;
 pub mod options;
 pub mod pivot;
+pub mod propagation;
 pub mod resolve;
 pub mod sys;
 pub mod validate;
@@ -36,7 +37,7 @@ pub use resolve::{resolve_in_root, Create};
 pub use validate::validate;
 
 /// `linux.rootfsPropagation`, defaulting to `rprivate`.
-fn root_propagation(spec: &Spec) -> Propagation {
+pub(crate) fn root_propagation(spec: &Spec) -> Propagation {
     spec.linux()
         .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
@@ -126,6 +127,10 @@ pub fn prepare_with(
     pre: mounts::PreOpened,
     guard: &mounts::BindGuard,
 ) -> Result<(), RootfsError> {
+    let mut pre = pre;
+    // Still peers (or slaves) of the host's mounts here: volumes that keep a link to their
+    // source's peer group must be cloned now (rootfs::propagation).
+    mounts::open_group_sources(spec, bundle, guard, &mut pre);
     let pre = std::cell::RefCell::new(pre);
     let rootfs = validate::rootfs_path(spec, bundle)?;
     let prop = root_propagation(spec);
@@ -144,6 +149,7 @@ pub fn prepare_with(
             cgroupns,
             pre: &pre,
             guard,
+            root_propagation: prop,
         };
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             mounts::mount_entry(&ctx, i, m)?;
