@@ -240,11 +240,7 @@ fn prepare_tree(
     host_side: bool,
 ) -> Result<(), RootfsError> {
     propagation::apply_detached(tree.as_fd(), opts.recursive, prop, host_side).map_err(|e| {
-        RootfsError::sys(
-            format!("mounts[{i}].source {src:?}"),
-            "set propagation",
-            e,
-        )
+        RootfsError::sys(format!("mounts[{i}].source {src:?}"), "set propagation", e)
     })?;
     super::idmap::apply(tree.as_fd(), opts.recursive, i, m, src)
 }

@@ -125,7 +125,10 @@ mod tests {
             of(&["rbind", "rshared"], libc::MS_PRIVATE),
             BindPropagation::Shared
         );
-        assert_eq!(of(&["bind", "slave"], libc::MS_PRIVATE), BindPropagation::Slave);
+        assert_eq!(
+            of(&["bind", "slave"], libc::MS_PRIVATE),
+            BindPropagation::Slave
+        );
         assert_eq!(
             of(&["rbind", "rprivate"], libc::MS_SLAVE),
             BindPropagation::Private
