@@ -753,3 +753,153 @@ fn unprivileged_ports_in_the_pods_network_namespace() {
     cri.rmp(&pod.id).expect("RemovePodSandbox");
     pod.assert_clean();
 }
+
+/// A tmpfs on a temp dir made shared (a host peer group of its own, as hostPath volumes under
+/// a shared `/` are), detached with everything below it when dropped.
+struct SharedDir(tempfile::TempDir);
+
+impl SharedDir {
+    fn new() -> SharedDir {
+        let d = tempfile::tempdir_in("/tmp").unwrap();
+        host_sh(&format!(
+            "mount -t tmpfs -o mode=1777 phcri {0} && mount --make-shared {0} && mkdir {0}/late",
+            d.path().display()
+        ));
+        SharedDir(d)
+    }
+
+    /// `shared:N` of the mount on the host.
+    fn group(&self) -> String {
+        let want = self.0.path().to_string_lossy().into_owned();
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        info.lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .filter(|f| f.get(4) == Some(&want.as_str()))
+            .find_map(|f| {
+                f.iter()
+                    .find(|x| x.starts_with("shared:"))
+                    .map(|s| s.to_string())
+            })
+            .expect("the source is shared on the host")
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-R", "-l"])
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[track_caller]
+fn host_sh(script: &str) {
+    let out = std::process::Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The optional fields of `point`'s line in a mountinfo text.
+fn optional_fields(mountinfo: &str, point: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.get(4) == Some(&point))
+        .map(|f| {
+            let sep = f.iter().position(|x| *x == "-").unwrap_or(f.len());
+            f[6..sep].iter().map(|s| s.to_string()).collect()
+        })
+        .unwrap_or_else(|| panic!("no {point} in\n{mountinfo}"))
+}
+
+/// Issue 10 item 9 (critest's propagation specs): a hostPath volume with `mountPropagation:
+/// HostToContainer` is a slave of the host's peer group under `pinhole` and `pinhole-strict`,
+/// so a mount made on the host after the container started appears inside, and one made
+/// inside stays there; `Bidirectional` is a peer of the host's group under `pinhole` and
+/// refused by `pinhole-strict`, naming the mount.
+#[test]
+fn host_to_container_propagation() {
+    let cri = Cri::shared();
+    for handler in ["pinhole", "pinhole-strict"] {
+        let src = SharedDir::new();
+        let group = src.group();
+        let pod = Pod::run("hostprop", handler, Net::Host, |_| {})
+            .unwrap_or_else(|e| panic!("RunPodSandbox {handler}: {e}"));
+        let c = pod.create_start("app", &sh_cmd("sleep 300"), |c| {
+            c.mounts.push(Mount {
+                container_path: "/vol".into(),
+                host_path: src.0.path().to_string_lossy().into_owned(),
+                propagation: MountPropagation::PropagationHostToContainer as i32,
+                ..Default::default()
+            });
+        });
+        let info = cri.sh(&c, "cat /proc/self/mountinfo");
+        assert_eq!(
+            optional_fields(&info, "/vol"),
+            [group.replace("shared:", "master:")],
+            "{handler}: a slave of the host's {group}"
+        );
+        host_sh(&format!(
+            "mount -t tmpfs phlate {0}/late && echo m > {0}/late/marker",
+            src.0.path().display()
+        ));
+        assert_eq!(cri.sh(&c, "cat /vol/late/marker"), "m\n", "{handler}");
+        if handler == "pinhole" {
+            // Bidirectional: the same peer group as the host's
+            let both = pod.create_start("both", &sh_cmd("sleep 300"), |c| {
+                c.mounts.push(Mount {
+                    container_path: "/vol".into(),
+                    host_path: src.0.path().to_string_lossy().into_owned(),
+                    propagation: MountPropagation::PropagationBidirectional as i32,
+                    ..Default::default()
+                });
+            });
+            let info = cri.sh(&both, "cat /proc/self/mountinfo");
+            assert_eq!(
+                optional_fields(&info, "/vol"),
+                std::slice::from_ref(&group),
+                "Bidirectional"
+            );
+        } else {
+            let cfg = pod.container_config("both", &sh_cmd("sleep 300"), |c| {
+                c.mounts.push(Mount {
+                    container_path: "/vol".into(),
+                    host_path: src.0.path().to_string_lossy().into_owned(),
+                    propagation: MountPropagation::PropagationBidirectional as i32,
+                    ..Default::default()
+                });
+            });
+            let e = pod
+                .create(&cfg)
+                .and_then(|id| cri.start(&id))
+                .expect_err("a Bidirectional volume ran under pinhole-strict");
+            let msg = e.message();
+            assert!(
+                msg.contains("pinhole-strict")
+                    && msg.contains("mounts[")
+                    && msg.contains("shared_mounts"),
+                "{msg}"
+            );
+        }
+        cri.stopp(&pod.id).expect("StopPodSandbox");
+        cri.rmp(&pod.id).expect("RemovePodSandbox");
+        pod.assert_clean();
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let below = format!("{}/", src.0.path().display());
+        let leaked: Vec<&str> = info
+            .lines()
+            .filter(|l| l.contains(&below) && !l.contains(" phlate "))
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "{handler}: mounts reached the host: {leaked:?}"
+        );
+    }
+}

@@ -199,7 +199,11 @@ fn rshared_volume_is_a_peer_of_the_hosts_group() {
         c.sh(WAIT_FOR_HOST);
         let out = run_with_late_host_mount(&c, &src, None);
         out.assert_ok();
-        assert_eq!(vol_fields(&out.stdout), [group.clone()], "{root:?}\n{out}");
+        assert_eq!(
+            vol_fields(&out.stdout),
+            std::slice::from_ref(&group),
+            "{root:?}\n{out}"
+        );
         assert!(out.stdout.ends_with("seen\n"), "{root:?}\n{out}");
         c.assert_clean();
     }
