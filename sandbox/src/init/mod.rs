@@ -102,11 +102,23 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     // Identified by device and inode now, in the runtime's own view of the host.
     let guard = crate::rootfs::mounts::BindGuard::new(&cfg.protected_binds);
     let mut pre_opened = crate::rootfs::mounts::PreOpened::new();
+    let mut pre_root = None;
     if cfg.kind == InitKind::Container && cfg.enters_userns() {
         // Still host root here: afterwards the container's root is an unprivileged host uid
-        // that may neither create mount points in the image nor reach the bind sources.
+        // that may neither create mount points in the image nor reach the bind sources, nor
+        // idmap anything.
         crate::rootfs::precreate_mountpoints(&cfg.spec, &cfg.bundle);
-        pre_opened = crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle, &guard);
+        let userns = match cfg.idmap_binds {
+            true => namespaces::target_userns(cfg)?,
+            false => None,
+        };
+        let idmap = userns.as_ref().map(std::os::fd::AsFd::as_fd);
+        pre_opened =
+            crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle, &guard, idmap);
+        if let Some(u) = idmap {
+            pre_root = crate::rootfs::idmapped_rootfs(&cfg.spec, &cfg.bundle, u)
+                .map_err(|e| InitError::msg(e.to_string()))?;
+        }
     }
     let host_ns = sysctl::HostNamespaces::record();
     namespaces::enter(cfg, sync)?;
@@ -118,8 +130,17 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     }
 
     if cfg.kind == InitKind::Container {
-        crate::rootfs::prepare_with(&cfg.spec, &cfg.bundle, &cfg.cgroup_dirs, pre_opened, &guard)
-            .map_err(|e| InitError::msg(e.to_string()))?;
+        crate::rootfs::prepare_with(
+            &cfg.spec,
+            &cfg.bundle,
+            &cfg.cgroup_dirs,
+            crate::rootfs::Prepared {
+                binds: pre_opened,
+                rootfs: pre_root,
+            },
+            &guard,
+        )
+        .map_err(|e| InitError::msg(e.to_string()))?;
         if cfg.creates_ns(LinuxNamespaceType::Uts) {
             process::set_hostname(&cfg.spec)?;
         }

@@ -49,6 +49,46 @@ fn join_rank(typ: LinuxNamespaceType) -> u8 {
     }
 }
 
+/// The user namespace the init is going to end up in, by fd, before it enters it (to idmap
+/// the container's mounts with its mapping, which needs host privileges): the one it joins by
+/// path, else the owner of a namespace it joins (a pod's, as [`enter`] picks it), else a new
+/// one with the container's mappings. None when it enters no user namespace.
+pub fn target_userns(cfg: &InitConfig) -> Result<Option<std::os::fd::OwnedFd>, InitError> {
+    if !cfg.enters_userns() {
+        return Ok(None);
+    }
+    let mut joined: Vec<(&NsEntry, File)> = Vec::new();
+    for ns in &cfg.namespaces {
+        if let Some(p) = &ns.path {
+            let f = File::open(p).map_err(|e| {
+                InitError::msg(format!(
+                    "open {} namespace {}: {e}",
+                    proc_name(ns.typ),
+                    p.display()
+                ))
+            })?;
+            joined.push((ns, f));
+        }
+    }
+    joined.sort_by_key(|(ns, _)| join_rank(ns.typ));
+    if let Some((_, f)) = joined
+        .iter()
+        .find(|(ns, _)| ns.typ == LinuxNamespaceType::User)
+    {
+        return Ok(Some(
+            f.try_clone()
+                .map_err(|e| InitError::msg(format!("dup user namespace fd: {e}")))?
+                .into(),
+        ));
+    }
+    if let Some(owner) = joined.iter().find_map(|(_, f)| foreign_owner(f)) {
+        return Ok(Some(owner.into()));
+    }
+    crate::rootfs::idmap::userns_with(&cfg.uid_mappings, &cfg.gid_mappings)
+        .map(Some)
+        .map_err(|e| InitError::msg(format!("user namespace for idmapped mounts: {e}")))
+}
+
 /// Joins and creates namespaces; forks into a new or joined PID namespace.
 ///
 /// Returns only in the process that becomes the container process; a forking first stage

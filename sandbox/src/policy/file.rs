@@ -198,6 +198,10 @@ struct NamespacesSection {
     user_ranges: Option<u32>,
     #[serde(default)]
     privileged: Privileged,
+    #[serde(default)]
+    idmap_binds: bool,
+    #[serde(default)]
+    unprivileged_ports: bool,
 }
 
 impl Default for NamespacesSection {
@@ -207,6 +211,8 @@ impl Default for NamespacesSection {
             user_base: DEFAULT_USER_BASE,
             user_ranges: None,
             privileged: Privileged::default(),
+            idmap_binds: false,
+            unprivileged_ports: false,
         }
     }
 }
@@ -248,6 +254,8 @@ pub(super) struct Checked {
     pub ceiling: caps::CapsHashSet,
     pub no_new_privileges: bool,
     pub readonly_rootfs: bool,
+    pub idmap_binds: bool,
+    pub unprivileged_ports: bool,
     pub user_base: Option<u32>,
     pub user_pool: Option<super::UserPool>,
     pub privileged: Privileged,
@@ -361,6 +369,8 @@ impl File {
             ceiling,
             no_new_privileges: self.process.no_new_privileges,
             readonly_rootfs: self.rootfs.readonly,
+            idmap_binds: ns.idmap_binds,
+            unprivileged_ports: ns.unprivileged_ports,
             user_base: ns.user.then_some(ns.user_base),
             user_pool,
             privileged: ns.privileged,

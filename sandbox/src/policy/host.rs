@@ -106,7 +106,7 @@ impl Default for HostRules {
 }
 
 /// Whether the namespace at `path` is the runtime's own of that type.
-fn is_ours(path: &Path, proc_name: &str) -> bool {
+pub(super) fn is_ours(path: &Path, proc_name: &str) -> bool {
     let ours = std::fs::metadata(format!("/proc/self/ns/{proc_name}"));
     let theirs = std::fs::metadata(path);
     match (ours, theirs) {

@@ -93,7 +93,9 @@ fn runtimeclass_policies_parse_and_compile() {
     }
     let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
     assert!(strict.capability_ceiling().is_empty());
-    assert!(strict.readonly_rootfs && strict.no_new_privileges);
+    // a read-only rootfs is the pod's choice; the image and volumes are the pod root's
+    assert!(!strict.readonly_rootfs && strict.no_new_privileges);
+    assert!(strict.idmap_binds && strict.unprivileged_ports);
     assert_eq!(strict.user_base, Some(super::DEFAULT_USER_BASE));
     assert_eq!(strict.privileged, super::Privileged::Refuse);
     assert!(!allowed_names(strict.seccomp_ceiling().unwrap()).contains(&"ptrace".to_string()));

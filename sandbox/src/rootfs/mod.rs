@@ -93,6 +93,54 @@ pub fn precreate_mountpoints(spec: &Spec, bundle: &Path) {
     }
 }
 
+/// What the host side opened for [`prepare_with`] before the container's user namespace
+/// existed.
+#[derive(Default)]
+pub struct Prepared {
+    /// Bind sources, by mount index ([`mounts::open_bind_sources`]).
+    pub binds: mounts::PreOpened,
+    /// The rootfs as an idmapped detached tree ([`idmapped_rootfs`]).
+    pub rootfs: Option<std::os::fd::OwnedFd>,
+}
+
+/// The rootfs (`root.path`) as a detached tree idmapped with the user namespace `userns`, with
+/// the root propagation's isolation (private, or slave for an `rslave`/`rshared` root) already
+/// applied, so that the container's root owns an image that host root owns. None when the
+/// rootfs's root directory is not host root's (an image already idmapped for the container,
+/// containerd's `uidmap=` layers) or its filesystem cannot be idmapped: it is then bound as
+/// it is. Host credentials, host mount namespace.
+pub fn idmapped_rootfs(
+    spec: &Spec,
+    bundle: &Path,
+    userns: std::os::fd::BorrowedFd<'_>,
+) -> Result<Option<std::os::fd::OwnedFd>, RootfsError> {
+    use std::os::fd::AsFd;
+    let rootfs = validate::rootfs_path(spec, bundle)?;
+    let what = format!("root.path {rootfs:?}");
+    let tree = mounts::clone_host_tree(&rootfs, true)
+        .map_err(|e| RootfsError::sys(&what, "open_tree", e))?;
+    let owner = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&tree))
+        .map_err(|e| RootfsError::sys(&what, "fstat", e))?;
+    if owner.st_uid != 0 {
+        return Ok(None);
+    }
+    let isolate = match root_propagation(spec).kind {
+        libc::MS_SLAVE | libc::MS_SHARED => libc::MS_SLAVE,
+        _ => libc::MS_PRIVATE,
+    };
+    let attr = sys::MountAttr {
+        propagation: isolate,
+        ..sys::MountAttr::default()
+    };
+    sys::mount_setattr(tree.as_fd(), true, &attr)
+        .map_err(|e| RootfsError::sys(&what, "set propagation", e))?;
+    match idmap::set_idmap(tree.as_fd(), true, userns) {
+        Ok(()) => Ok(Some(tree)),
+        Err(e) if idmap::unsupported(e) => Ok(None),
+        Err(e) => Err(RootfsError::sys(&what, "mount_setattr MOUNT_ATTR_IDMAP", e)),
+    }
+}
+
 /// Everything up to and including `pivot_root`, run by the container's init inside its new
 /// mount namespace:
 /// 1. `/` made recursively private (or slave, per `linux.rootfsPropagation`);
@@ -113,21 +161,21 @@ pub fn prepare(
         spec,
         bundle,
         cgroup_dirs,
-        mounts::PreOpened::new(),
+        Prepared::default(),
         &mounts::BindGuard::default(),
     )
 }
 
-/// [`prepare`], using bind sources already opened by [`mounts::open_bind_sources`] and
-/// checking the others against `guard`.
+/// [`prepare`], using the rootfs and bind sources the host side already opened and checking
+/// the others against `guard`.
 pub fn prepare_with(
     spec: &Spec,
     bundle: &Path,
     cgroup_dirs: &[(String, PathBuf)],
-    pre: mounts::PreOpened,
+    prepared: Prepared,
     guard: &mounts::BindGuard,
 ) -> Result<(), RootfsError> {
-    let mut pre = pre;
+    let mut pre = prepared.binds;
     // Still peers (or slaves) of the host's mounts here: volumes that keep a link to their
     // source's peer group must be cloned now (rootfs::propagation).
     mounts::open_group_sources(spec, bundle, guard, &mut pre);
@@ -135,7 +183,7 @@ pub fn prepare_with(
     let rootfs = validate::rootfs_path(spec, bundle)?;
     let prop = root_propagation(spec);
     pivot::isolate_root(prop)?;
-    let root = pivot::bind_rootfs(&rootfs)?;
+    let root = pivot::bind_rootfs(&rootfs, prepared.rootfs)?;
     {
         let cgroupns = spec
             .linux()

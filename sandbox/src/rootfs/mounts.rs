@@ -229,7 +229,12 @@ fn bind_of(m: &Mount, bundle: &Path) -> Option<(MountOptions, PathBuf)> {
     Some((opts, bind_source(m, bundle)?))
 }
 
-/// Gives a freshly cloned bind tree its propagation (see [`propagation`]), then its idmap.
+/// Gives a freshly cloned bind tree its propagation (see [`propagation`]), then its idmap:
+/// the mount's own mappings, else (`userns`, the policy's `idmap_binds`) the container's user
+/// namespace's. Returns the attributes a policy idmap adds: `nosuid` and `nodev` (a setuid
+/// file the container's root makes there is host root's on disk); nothing when the
+/// filesystem cannot be idmapped (then it is bound as it is).
+#[allow(clippy::too_many_arguments)]
 fn prepare_tree(
     tree: &OwnedFd,
     i: usize,
@@ -238,11 +243,24 @@ fn prepare_tree(
     opts: &MountOptions,
     prop: BindPropagation,
     host_side: bool,
-) -> Result<(), RootfsError> {
-    propagation::apply_detached(tree.as_fd(), opts.recursive, prop, host_side).map_err(|e| {
-        RootfsError::sys(format!("mounts[{i}].source {src:?}"), "set propagation", e)
-    })?;
-    super::idmap::apply(tree.as_fd(), opts.recursive, i, m, src)
+    userns: Option<BorrowedFd<'_>>,
+) -> Result<u64, RootfsError> {
+    let what = || format!("mounts[{i}].source {src:?}");
+    propagation::apply_detached(tree.as_fd(), opts.recursive, prop, host_side)
+        .map_err(|e| RootfsError::sys(what(), "set propagation", e))?;
+    let own = m.uid_mappings().is_some() || m.gid_mappings().is_some();
+    match userns {
+        Some(u) if !own => match super::idmap::set_idmap(tree.as_fd(), opts.recursive, u) {
+            Ok(()) => Ok(sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV),
+            Err(e) if super::idmap::unsupported(e) => Ok(0),
+            Err(e) => Err(RootfsError::sys(
+                what(),
+                "mount_setattr MOUNT_ATTR_IDMAP",
+                e,
+            )),
+        },
+        _ => super::idmap::apply(tree.as_fd(), opts.recursive, i, m, src).map(|()| 0),
+    }
 }
 
 /// Opens every bind mount source of the spec as a detached tree, with its propagation and
@@ -252,11 +270,13 @@ fn prepare_tree(
 /// (containerd's CRI sandbox directory is 0700), nor change attributes of a mount owned by
 /// the host. Such a tree is never left a peer of the host's mounts (see [`propagation`]).
 /// Sources that cannot be opened are left out; the in-container attempt then reports the
-/// error.
+/// error. `idmap`: the container's user namespace, whose mapping binds without mappings of
+/// their own get (the policy's `idmap_binds`).
 pub fn open_bind_sources(
     spec: &oci_spec::runtime::Spec,
     bundle: &Path,
     guard: &BindGuard,
+    idmap: Option<BorrowedFd<'_>>,
 ) -> PreOpened {
     let root = super::root_propagation(spec);
     let mut out = PreOpened::new();
@@ -268,11 +288,16 @@ pub fn open_bind_sources(
             continue;
         };
         let prop = BindPropagation::of(&opts, root);
-        if let Err(e) = prepare_tree(&tree, i, m, &src, &opts, prop, true) {
-            out.insert(i, Err(e));
-            continue;
-        }
-        let attr = opts.attr();
+        let added = match prepare_tree(&tree, i, m, &src, &opts, prop, true, idmap) {
+            Ok(added) => added,
+            Err(e) => {
+                out.insert(i, Err(e));
+                continue;
+            }
+        };
+        let mut attr = opts.attr();
+        attr.attr_set |= added;
+        attr.attr_clr &= !added;
         if attr.attr_set | attr.attr_clr != 0
             && sys::mount_setattr(tree.as_fd(), opts.recursive, &attr).is_err()
         {
@@ -303,7 +328,7 @@ pub fn open_group_sources(
             continue;
         }
         let opened = open_bind_source(i, &src, opts.recursive, guard).and_then(|tree| {
-            prepare_tree(&tree, i, m, &src, &opts, prop, false)?;
+            prepare_tree(&tree, i, m, &src, &opts, prop, false, None)?;
             let attr = opts.attr();
             if attr.attr_set | attr.attr_clr != 0 {
                 sys::mount_setattr(tree.as_fd(), opts.recursive, &attr).map_err(|e| {
@@ -541,7 +566,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
                 None => {
                     let tree = open_bind_source(i, &src, opts.recursive, ctx.guard)?;
                     let prop = BindPropagation::of(&opts, ctx.root_propagation);
-                    prepare_tree(&tree, i, m, &src, &opts, prop, false)?;
+                    prepare_tree(&tree, i, m, &src, &opts, prop, false, None)?;
                     tree
                 }
             };

@@ -39,11 +39,16 @@ pub fn isolate_root(prop: Propagation) -> Result<(), RootfsError> {
 }
 
 /// Bind-mounts the rootfs (recursively) onto itself so it is a mount point, and returns an
-/// `O_PATH` fd of the new mount's root.
-pub fn bind_rootfs(rootfs: &Path) -> Result<OwnedFd, RootfsError> {
+/// `O_PATH` fd of the new mount's root. `pre`: the rootfs tree the host side already cloned
+/// (idmapped, [`super::idmapped_rootfs`]), attached instead of a new clone.
+pub fn bind_rootfs(rootfs: &Path, pre: Option<OwnedFd>) -> Result<OwnedFd, RootfsError> {
     let what = format!("root.path {rootfs:?}");
-    let tree =
-        clone_host_tree(rootfs, true).map_err(|e| RootfsError::sys(&what, "open_tree", e))?;
+    let tree = match pre {
+        Some(tree) => tree,
+        None => {
+            clone_host_tree(rootfs, true).map_err(|e| RootfsError::sys(&what, "open_tree", e))?
+        }
+    };
     let c = super::mounts::cpath(rootfs).map_err(|e| RootfsError::sys(&what, "path", e))?;
     let target = sys::openat(cwd_fd(), &c, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| RootfsError::sys(&what, "open", e))?;
