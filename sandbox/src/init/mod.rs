@@ -121,12 +121,22 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         }
     }
     let host_ns = sysctl::HostNamespaces::record();
-    namespaces::enter(cfg, sync)?;
+    // Sysctls of namespaces joined by path that the host's user namespace owns (a pod network
+    // namespace containerd made) are written before a user namespace is entered, with the
+    // privileges they need; the rest once every namespace is in place.
+    let mut early: Vec<&'static str> = Vec::new();
+    namespaces::enter(cfg, sync, |joined| {
+        if cfg.kind == InitKind::Container {
+            sysctl::apply(&cfg.spec, &host_ns, |ns| joined.contains(&ns))?;
+            early = joined.to_vec();
+        }
+        Ok(())
+    })?;
     // A session of our own: the workload must not share the caller's controlling terminal.
     let _ = nix::unistd::setsid();
     if cfg.kind == InitKind::Container {
         // Through our own procfs fd, before the rootfs (which the container controls) exists.
-        sysctl::apply(&cfg.spec, &host_ns)?;
+        sysctl::apply(&cfg.spec, &host_ns, |ns| !early.contains(&ns))?;
     }
 
     if cfg.kind == InitKind::Container {

@@ -93,7 +93,17 @@ pub fn target_userns(cfg: &InitConfig) -> Result<Option<std::os::fd::OwnedFd>, I
 ///
 /// Returns only in the process that becomes the container process; a forking first stage
 /// reports the child's pid on `sync` and exits.
-pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
+///
+/// `before_userns` runs, still with host credentials, when namespaces owned by the host's
+/// user namespace have been joined by path and a user namespace is about to be entered, with
+/// the names (`net`, `ipc`, ...) of those joined namespaces: root of the container's user
+/// namespace holds no privilege in them (a pod network namespace containerd made), so their
+/// sysctls must be written now.
+pub fn enter(
+    cfg: &InitConfig,
+    sync: &mut Channel,
+    before_userns: impl FnOnce(&[&'static str]) -> Result<(), InitError>,
+) -> Result<(), InitError> {
     // Open every path first, while the host's /proc and paths are still what we see.
     let mut joins: Vec<(&NsEntry, File)> = Vec::new();
     for ns in &cfg.namespaces {
@@ -140,6 +150,7 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
         .map(|(_, f)| f);
     let target_userns = joined_userns.or(owner_userns.as_ref());
     let mut later = Vec::new();
+    let mut joined_early = Vec::new();
     for (ns, f) in &joins {
         if ns.typ == LinuxNamespaceType::User {
             continue;
@@ -149,6 +160,10 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
             continue;
         }
         join(ns, f)?;
+        joined_early.push(proc_name(ns.typ));
+    }
+    if target_userns.is_some() || cfg.creates_ns(LinuxNamespaceType::User) {
+        before_userns(&joined_early)?;
     }
     if let Some(userns) = target_userns {
         setns(userns.as_fd(), CloneFlags::CLONE_NEWUSER)
