@@ -475,14 +475,18 @@ fn strict_refuses_privileged() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. pinhole-strict: user namespace, read-only rootfs
+// 3. pinhole-strict: user namespace, read-only rootfs when the pod asks
 
 #[test]
 fn strict_lifecycle() {
     let cri = Cri::shared();
     let pod = Pod::run("strict", "pinhole-strict", Net::Host, |_| {})
         .unwrap_or_else(|e| panic!("RunPodSandbox pinhole-strict: {e}"));
-    let c = pod.create_start("app", &sh_cmd("echo hello; sleep 300"), |_| {});
+    // a read-only rootfs is the pod's choice (readOnlyRootFilesystem), not forced by strict
+    let c = pod.create_start("app", &sh_cmd("echo hello; sleep 300"), |c| {
+        let sc = c.linux.as_mut().unwrap().security_context.as_mut().unwrap();
+        sc.readonly_rootfs = true;
+    });
     assert_eq!(cri.sh(&c, "id -u"), "0\n");
     let map = cri.sh(&c, "cat /proc/self/uid_map");
     let first: Vec<&str> = map.split_whitespace().take(3).collect();
@@ -759,4 +763,289 @@ fn unprivileged_ports_in_the_pods_network_namespace() {
     cri.stopp(&pod.id).expect("StopPodSandbox");
     cri.rmp(&pod.id).expect("RemovePodSandbox");
     pod.assert_clean();
+}
+
+/// A tmpfs on a temp dir made shared (a host peer group of its own, as hostPath volumes under
+/// a shared `/` are), detached with everything below it when dropped.
+struct SharedDir(tempfile::TempDir);
+
+impl SharedDir {
+    fn new() -> SharedDir {
+        let d = tempfile::tempdir_in("/tmp").unwrap();
+        host_sh(&format!(
+            "mount -t tmpfs -o mode=1777 phcri {0} && mount --make-shared {0} && mkdir {0}/late",
+            d.path().display()
+        ));
+        SharedDir(d)
+    }
+
+    /// `shared:N` of the mount on the host.
+    fn group(&self) -> String {
+        let want = self.0.path().to_string_lossy().into_owned();
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        info.lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .filter(|f| f.get(4) == Some(&want.as_str()))
+            .find_map(|f| {
+                f.iter()
+                    .find(|x| x.starts_with("shared:"))
+                    .map(|s| s.to_string())
+            })
+            .expect("the source is shared on the host")
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-R", "-l"])
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[track_caller]
+fn host_sh(script: &str) {
+    let out = std::process::Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The optional fields of `point`'s line in a mountinfo text.
+fn optional_fields(mountinfo: &str, point: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.get(4) == Some(&point))
+        .map(|f| {
+            let sep = f.iter().position(|x| *x == "-").unwrap_or(f.len());
+            f[6..sep].iter().map(|s| s.to_string()).collect()
+        })
+        .unwrap_or_else(|| panic!("no {point} in\n{mountinfo}"))
+}
+
+/// Issue 10 item 9 (critest's propagation specs): a hostPath volume with `mountPropagation:
+/// HostToContainer` is a slave of the host's peer group under `pinhole` and `pinhole-strict`,
+/// so a mount made on the host after the container started appears inside, and one made
+/// inside stays there; `Bidirectional` is a peer of the host's group under `pinhole` and
+/// refused by `pinhole-strict`, naming the mount.
+#[test]
+fn host_to_container_propagation() {
+    let cri = Cri::shared();
+    for handler in ["pinhole", "pinhole-strict"] {
+        let src = SharedDir::new();
+        let group = src.group();
+        let pod = Pod::run("hostprop", handler, Net::Host, |_| {})
+            .unwrap_or_else(|e| panic!("RunPodSandbox {handler}: {e}"));
+        let c = pod.create_start("app", &sh_cmd("sleep 300"), |c| {
+            c.mounts.push(Mount {
+                container_path: "/vol".into(),
+                host_path: src.0.path().to_string_lossy().into_owned(),
+                propagation: MountPropagation::PropagationHostToContainer as i32,
+                ..Default::default()
+            });
+        });
+        let info = cri.sh(&c, "cat /proc/self/mountinfo");
+        assert_eq!(
+            optional_fields(&info, "/vol"),
+            [group.replace("shared:", "master:")],
+            "{handler}: a slave of the host's {group}"
+        );
+        host_sh(&format!(
+            "mount -t tmpfs phlate {0}/late && echo m > {0}/late/marker",
+            src.0.path().display()
+        ));
+        assert_eq!(cri.sh(&c, "cat /vol/late/marker"), "m\n", "{handler}");
+        if handler == "pinhole" {
+            // Bidirectional: the same peer group as the host's
+            let both = pod.create_start("both", &sh_cmd("sleep 300"), |c| {
+                c.mounts.push(Mount {
+                    container_path: "/vol".into(),
+                    host_path: src.0.path().to_string_lossy().into_owned(),
+                    propagation: MountPropagation::PropagationBidirectional as i32,
+                    ..Default::default()
+                });
+            });
+            let info = cri.sh(&both, "cat /proc/self/mountinfo");
+            assert_eq!(
+                optional_fields(&info, "/vol"),
+                std::slice::from_ref(&group),
+                "Bidirectional"
+            );
+        } else {
+            let cfg = pod.container_config("both", &sh_cmd("sleep 300"), |c| {
+                c.mounts.push(Mount {
+                    container_path: "/vol".into(),
+                    host_path: src.0.path().to_string_lossy().into_owned(),
+                    propagation: MountPropagation::PropagationBidirectional as i32,
+                    ..Default::default()
+                });
+            });
+            let e = pod
+                .create(&cfg)
+                .and_then(|id| cri.start(&id))
+                .expect_err("a Bidirectional volume ran under pinhole-strict");
+            let msg = e.message();
+            assert!(
+                msg.contains("pinhole-strict")
+                    && msg.contains("mounts[")
+                    && msg.contains("shared_mounts"),
+                "{msg}"
+            );
+        }
+        cri.stopp(&pod.id).expect("StopPodSandbox");
+        cri.rmp(&pod.id).expect("RemovePodSandbox");
+        pod.assert_clean();
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let below = format!("{}/", src.0.path().display());
+        let leaked: Vec<&str> = info
+            .lines()
+            .filter(|l| l.contains(&below) && !l.contains(" phlate "))
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "{handler}: mounts reached the host: {leaked:?}"
+        );
+    }
+}
+
+/// Issue 10 item 8: critest's Conformance specs a restricted pod must pass, under
+/// `pinhole-strict` (user namespace, no capabilities): two containers share the pod's network
+/// namespace and talk over localhost; a server without capabilities binds port 80 (and a
+/// non-root one port 81: `ip_unprivileged_port_start` = 0 in the pod's network namespace, the
+/// host's unchanged); the rootfs is writable when the pod does not ask for read-only (its
+/// world-writable parts: the image's own directories stay host root's); a 0700
+/// root-owned hostPath volume, also through a symlinked host path, is readable and writable
+/// by the pod's root (idmapped, nosuid, nodev) and what it writes is host root's; host
+/// namespaces and privileged pods stay refused.
+#[test]
+fn strict_runs_ordinary_pods() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    const KEY: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let host_ports = fs::read_to_string(KEY).unwrap();
+    let cri = Cri::shared();
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let vol = dir.path().join("vol");
+    fs::create_dir(&vol).unwrap();
+    fs::set_permissions(&vol, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(vol.join("secret"), "s3cret\n").unwrap();
+    fs::set_permissions(vol.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&vol, &link).unwrap();
+
+    let pod = Pod::run("strictpod", "pinhole-strict", Net::Pod, |_| {})
+        .unwrap_or_else(|e| panic!("RunPodSandbox pinhole-strict: {e}"));
+    let server = pod.create_start(
+        "server",
+        &sh_cmd(
+            "mkdir -p /tmp/www && echo served > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
+        ),
+        |_| {},
+    );
+    let client = pod.create_start("client", &sh_cmd("sleep 300"), |c| {
+        for (path, host) in [("/vol", &vol), ("/linked", &link)] {
+            c.mounts.push(Mount {
+                container_path: path.into(),
+                host_path: host.to_string_lossy().into_owned(),
+                ..Default::default()
+            });
+        }
+    });
+    let st = match cri.exec_sync(&server, &sh_cmd("cat /proc/1/status"), 10) {
+        Ok(r) if r.exit_code == 0 => String::from_utf8_lossy(&r.stdout).into_owned(),
+        r => panic!("server: {r:?}\nits log: {:?}", cri.logs(&server)),
+    };
+    assert_eq!(cap_mask(&st, "CapEff"), 0, "{st}");
+    let map = cri.sh(&server, "cat /proc/self/uid_map");
+    assert_ne!(map.split_whitespace().nth(1), Some("0"), "host root: {map}");
+    // the pod's network namespace, over localhost, port 80 without capabilities
+    let fetch = |from: &str, port: u16| {
+        (0..50)
+            .find_map(|_| {
+                let get = format!("wget -q -O - http://127.0.0.1:{port}/");
+                let r = cri.exec_sync(from, &sh_cmd(&get), 10).ok()?;
+                if r.exit_code == 0 {
+                    return Some(String::from_utf8_lossy(&r.stdout).into_owned());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            })
+            .unwrap_or_else(|| panic!("the client never reached localhost:{port}"))
+    };
+    assert_eq!(fetch(&client, 80), "served\n");
+    assert_eq!(cri.sh(&client, &format!("cat {KEY}")), "0\n");
+    // a server as a non-root user (65534) on port 81
+    let _nobody = pod.create_start(
+        "nobody",
+        &sh_cmd(
+            "mkdir -p /tmp/www81 && echo nobody > /tmp/www81/index.html && exec httpd -f -p 81 -h /tmp/www81",
+        ),
+        |c| {
+            let sc = c.linux.as_mut().unwrap().security_context.as_mut().unwrap();
+            sc.run_as_user = Some(Int64Value { value: 65534 });
+        },
+    );
+    assert_eq!(
+        fetch(&client, 81),
+        "nobody\n",
+        "a non-root server on port 81"
+    );
+    assert_eq!(
+        fs::read_to_string(KEY).unwrap(),
+        host_ports,
+        "host's value changed"
+    );
+    // the rootfs is writable (the pod did not ask for read-only): the image's /tmp. Its
+    // root-owned directories are not the pod root's yet: containerd's overlay cannot be
+    // idmapped as a whole (its layers would have to be, as for hostUsers: false).
+    assert_eq!(cri.sh(&client, "touch /tmp/probe && echo ok"), "ok\n");
+    // 0700 root-owned volumes, plain and through a symlinked host path
+    for (path, made) in [("/vol", "made"), ("/linked", "made2")] {
+        assert_eq!(
+            cri.sh(&client, &format!("cat {path}/secret")),
+            "s3cret\n",
+            "{path}"
+        );
+        cri.sh(&client, &format!("echo x > {path}/{made}"));
+        let m = fs::metadata(vol.join(made)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (0, 0), "{path}: written as host root");
+    }
+    let info = cri.sh(&client, "grep ' /vol ' /proc/self/mountinfo");
+    assert!(
+        info.contains("nosuid") && info.contains("nodev") && info.contains("idmapped"),
+        "{info}"
+    );
+    cri.stopp(&pod.id).expect("StopPodSandbox");
+    cri.rmp(&pod.id).expect("RemovePodSandbox");
+    pod.assert_clean();
+
+    // still refused: the host's PID namespace
+    let err = match Pod::run("strictpid", "pinhole-strict", Net::Host, |p| {
+        let sc = p.linux.as_mut().unwrap().security_context.as_mut().unwrap();
+        sc.namespace_options.as_mut().unwrap().pid = NamespaceMode::Node as i32;
+    }) {
+        Err(e) => e.message().to_string(),
+        Ok(pod) => {
+            let cfg = pod.container_config("hostpid", &sh_cmd("sleep 300"), |c| {
+                let sc = c.linux.as_mut().unwrap().security_context.as_mut().unwrap();
+                sc.namespace_options.as_mut().unwrap().pid = NamespaceMode::Node as i32;
+            });
+            let e = pod
+                .create(&cfg)
+                .and_then(|id| cri.start(&id))
+                .expect_err("a host-PID container ran under pinhole-strict");
+            pod.assert_clean();
+            e.message().to_string()
+        }
+    };
+    assert!(
+        err.contains("pinhole-strict") && err.contains("pid namespace"),
+        "{err}"
+    );
 }

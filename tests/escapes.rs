@@ -137,6 +137,64 @@ fn second_procfs_or_sysfs_refused() {
     }
 }
 
+/// Issue 10 item 8: a user-namespaced container joining a network namespace the host's user
+/// namespace owns gets its net sysctls written before it enters its user namespace, with host
+/// privileges — into a pod's namespace (made here with `ip netns`), never into the host's:
+/// joining the runtime's own network namespace by path with a sysctl is refused right before
+/// the write, and `pinhole-strict`'s `unprivileged_ports` adds nothing there.
+#[test]
+fn early_sysctls_never_reach_the_hosts_network_namespace() {
+    const KEY: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let host = fs::read_to_string(KEY).unwrap();
+    for handler in ["pinhole", "pinhole-strict"] {
+        let mut c = Ctr::new("early-sysctl-host");
+        set_namespace(&mut c.spec, "network", Some("/proc/self/ns/net"));
+        set_namespace(&mut c.spec, "user", None);
+        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        c.spec["linux"]["uidMappings"] = map.clone();
+        c.spec["linux"]["gidMappings"] = map;
+        c.spec["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "77"});
+        c.sh("true");
+        c.run_under(handler)
+            .assert_error(&["linux.sysctl", "host's net namespace"]);
+        assert_eq!(
+            fs::read_to_string(KEY).unwrap(),
+            host,
+            "{handler}: host value"
+        );
+        c.assert_clean();
+    }
+    // the strict policy's own sysctl: in a pod's namespace, not in the host's
+    let netns = format!("phprop{}", std::process::id());
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .unwrap()
+    };
+    assert!(ip(&["netns", "add", &netns]).success());
+    let mut c = Ctr::new("early-sysctl-pod");
+    let path = format!("/run/netns/{netns}");
+    set_namespace(&mut c.spec, "network", Some(&path));
+    c.sh(&format!("cat {KEY}"));
+    let out = c.run_under("pinhole-strict");
+    let _ = ip(&["netns", "del", &netns]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "0\n", "{out}");
+    assert_eq!(fs::read_to_string(KEY).unwrap(), host, "host value");
+    let mut c2 = Ctr::new("early-sysctl-hostnet");
+    remove_namespace(&mut c2.spec, "network");
+    c2.sh(&format!("cat {KEY}"));
+    let out = c2.run_under("pinhole-strict");
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, host,
+        "a host-network container sees the host's value\n{out}"
+    );
+    c.assert_clean();
+    c2.assert_clean();
+}
+
 /// Item 1: namespaced sysctls are written through pinhole's own procfs fd, also when the
 /// container mounts no procfs at all, and into the container's namespace only.
 #[test]

@@ -368,6 +368,7 @@ pub fn create(
             .as_ref()
             .map(|p| p.protected_binds(&runtime_paths(root)))
             .unwrap_or_default(),
+        idmap_binds: opts.policy.as_ref().is_some_and(|p| p.idmap_binds()),
     };
     if cfg.creates_ns(LinuxNamespaceType::User) {
         // The init sets the rootfs up as the container's root, an unprivileged host uid,

@@ -149,6 +149,7 @@ pub fn exec(
         seccomp,
         cgroup_dirs: Vec::new(),
         protected_binds: Vec::new(),
+        idmap_binds: false,
     };
     debug_assert!(cfg.has_ns(LinuxNamespaceType::Mount));
     let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;

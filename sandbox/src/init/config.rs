@@ -68,6 +68,10 @@ pub struct InitConfig {
     /// Host paths no bind source may be, lie within or contain (the policy's).
     #[serde(default)]
     pub protected_binds: Vec<PathBuf>,
+    /// The policy's `namespaces.idmap_binds`: a user-namespaced container's host-root rootfs
+    /// and its bind mounts are idmapped with its user namespace's mapping.
+    #[serde(default)]
+    pub idmap_binds: bool,
 }
 
 impl InitConfig {

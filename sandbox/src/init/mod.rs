@@ -105,9 +105,20 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
     if cfg.kind == InitKind::Container && cfg.enters_userns() {
         // Still host root here: afterwards the container's root is an unprivileged host uid
         // that may neither create mount points in the image nor reach the bind sources, nor
-        // traverse the directories above the rootfs (Docker's 0710 data root).
+        // idmap anything, nor traverse the directories above the rootfs (Docker's 0710 data
+        // root).
         crate::rootfs::precreate_mountpoints(&cfg.spec, &cfg.bundle);
-        prepared.binds = crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle, &guard);
+        let userns = match cfg.idmap_binds {
+            true => namespaces::target_userns(cfg)?,
+            false => None,
+        };
+        let idmap = userns.as_ref().map(std::os::fd::AsFd::as_fd);
+        prepared.binds =
+            crate::rootfs::mounts::open_bind_sources(&cfg.spec, &cfg.bundle, &guard, idmap);
+        if let Some(u) = idmap {
+            prepared.rootfs = crate::rootfs::idmapped_rootfs(&cfg.spec, &cfg.bundle, u)
+                .map_err(|e| InitError::msg(e.to_string()))?;
+        }
         // Joining a mount namespace would reset the working directory to its root.
         if cfg.creates_ns(LinuxNamespaceType::Mount) {
             prepared.rootfs_cwd = Some(
@@ -117,12 +128,22 @@ fn stages(cfg: &InitConfig, sync: &mut Channel) -> Result<Never, InitError> {
         }
     }
     let host_ns = sysctl::HostNamespaces::record();
-    namespaces::enter(cfg, sync)?;
+    // Sysctls of namespaces joined by path that the host's user namespace owns (a pod network
+    // namespace containerd made) are written before a user namespace is entered, with the
+    // privileges they need; the rest once every namespace is in place.
+    let mut early: Vec<&'static str> = Vec::new();
+    namespaces::enter(cfg, sync, |joined| {
+        if cfg.kind == InitKind::Container {
+            sysctl::apply(&cfg.spec, &host_ns, |ns| joined.contains(&ns))?;
+            early = joined.to_vec();
+        }
+        Ok(())
+    })?;
     // A session of our own: the workload must not share the caller's controlling terminal.
     let _ = nix::unistd::setsid();
     if cfg.kind == InitKind::Container {
         // Through our own procfs fd, before the rootfs (which the container controls) exists.
-        sysctl::apply(&cfg.spec, &host_ns)?;
+        sysctl::apply(&cfg.spec, &host_ns, |ns| !early.contains(&ns))?;
     }
 
     if cfg.kind == InitKind::Container {

@@ -49,11 +49,61 @@ fn join_rank(typ: LinuxNamespaceType) -> u8 {
     }
 }
 
+/// The user namespace the init is going to end up in, by fd, before it enters it (to idmap
+/// the container's mounts with its mapping, which needs host privileges): the one it joins by
+/// path, else the owner of a namespace it joins (a pod's, as [`enter`] picks it), else a new
+/// one with the container's mappings. None when it enters no user namespace.
+pub fn target_userns(cfg: &InitConfig) -> Result<Option<std::os::fd::OwnedFd>, InitError> {
+    if !cfg.enters_userns() {
+        return Ok(None);
+    }
+    let mut joined: Vec<(&NsEntry, File)> = Vec::new();
+    for ns in &cfg.namespaces {
+        if let Some(p) = &ns.path {
+            let f = File::open(p).map_err(|e| {
+                InitError::msg(format!(
+                    "open {} namespace {}: {e}",
+                    proc_name(ns.typ),
+                    p.display()
+                ))
+            })?;
+            joined.push((ns, f));
+        }
+    }
+    joined.sort_by_key(|(ns, _)| join_rank(ns.typ));
+    if let Some((_, f)) = joined
+        .iter()
+        .find(|(ns, _)| ns.typ == LinuxNamespaceType::User)
+    {
+        return Ok(Some(
+            f.try_clone()
+                .map_err(|e| InitError::msg(format!("dup user namespace fd: {e}")))?
+                .into(),
+        ));
+    }
+    if let Some(owner) = joined.iter().find_map(|(_, f)| foreign_owner(f)) {
+        return Ok(Some(owner.into()));
+    }
+    crate::rootfs::idmap::userns_with(&cfg.uid_mappings, &cfg.gid_mappings)
+        .map(Some)
+        .map_err(|e| InitError::msg(format!("user namespace for idmapped mounts: {e}")))
+}
+
 /// Joins and creates namespaces; forks into a new or joined PID namespace.
 ///
 /// Returns only in the process that becomes the container process; a forking first stage
 /// reports the child's pid on `sync` and exits.
-pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
+///
+/// `before_userns` runs, still with host credentials, when namespaces owned by the host's
+/// user namespace have been joined by path and a user namespace is about to be entered, with
+/// the names (`net`, `ipc`, ...) of those joined namespaces: root of the container's user
+/// namespace holds no privilege in them (a pod network namespace containerd made), so their
+/// sysctls must be written now.
+pub fn enter(
+    cfg: &InitConfig,
+    sync: &mut Channel,
+    before_userns: impl FnOnce(&[&'static str]) -> Result<(), InitError>,
+) -> Result<(), InitError> {
     // Open every path first, while the host's /proc and paths are still what we see.
     let mut joins: Vec<(&NsEntry, File)> = Vec::new();
     for ns in &cfg.namespaces {
@@ -100,6 +150,7 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
         .map(|(_, f)| f);
     let target_userns = joined_userns.or(owner_userns.as_ref());
     let mut later = Vec::new();
+    let mut joined_early = Vec::new();
     for (ns, f) in &joins {
         if ns.typ == LinuxNamespaceType::User {
             continue;
@@ -109,6 +160,10 @@ pub fn enter(cfg: &InitConfig, sync: &mut Channel) -> Result<(), InitError> {
             continue;
         }
         join(ns, f)?;
+        joined_early.push(proc_name(ns.typ));
+    }
+    if target_userns.is_some() || cfg.creates_ns(LinuxNamespaceType::User) {
+        before_userns(&joined_early)?;
     }
     if let Some(userns) = target_userns {
         setns(userns.as_fd(), CloneFlags::CLONE_NEWUSER)

@@ -156,18 +156,29 @@ impl HostNamespaces {
     }
 }
 
-/// Writes the spec's sysctls (already [`validate`]d) through a procfs fd of our own. Must run
-/// after the container's namespaces are entered and before its rootfs is built; `host` are the
-/// namespaces the init started in: a sysctl whose namespace is still one of them is refused.
-pub fn apply(spec: &Spec, host: &HostNamespaces) -> Result<(), InitError> {
+/// Writes the spec's sysctls (already [`validate`]d) whose namespace (`net`, `ipc`, `uts`)
+/// `pick` accepts through a procfs fd of our own. Must run once the namespace is entered and
+/// before the rootfs is built: for a namespace joined by path that the host's user namespace
+/// owns, before the container's user namespace is entered (whose root has no privilege
+/// there); else after. `host` are the namespaces the init started in: a sysctl whose namespace
+/// is still one of them is refused, right before the write.
+pub fn apply(
+    spec: &Spec,
+    host: &HostNamespaces,
+    pick: impl Fn(&str) -> bool,
+) -> Result<(), InitError> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
         return Ok(());
     };
-    if sysctl.is_empty() {
+    let keys: Vec<_> = sysctl
+        .iter()
+        .filter(|(k, _)| namespace_of(&dotted(k)).is_none_or(&pick))
+        .collect();
+    if keys.is_empty() {
         return Ok(());
     }
     let proc = open_procfs()?;
-    for (key, value) in sysctl {
+    for (key, value) in keys {
         let fail = |m: String| InitError::msg(format!("linux.sysctl[{key:?}]: {m}"));
         let Some(ns) = namespace_of(&dotted(key)) else {
             return Err(fail("not a namespaced sysctl".into()));

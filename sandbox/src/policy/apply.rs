@@ -56,6 +56,11 @@ impl Policy {
                 add_user_namespace(linux, base);
             }
         }
+        if self.unprivileged_ports {
+            if let Some(linux) = spec.linux_mut() {
+                add_unprivileged_ports(linux);
+            }
+        }
         Ok(self.seccomp.clone())
     }
 
@@ -203,6 +208,34 @@ pub(crate) fn root_mapping(host: u32) -> Vec<LinuxIdMapping> {
 /// container ids `0..USERNS_SIZE` to host ids `base..base + USERNS_SIZE`.
 ///
 /// A user namespace the spec joins by path is left alone.
+/// The sysctl that lets processes without `CAP_NET_BIND_SERVICE` bind ports below 1024.
+pub(crate) const UNPRIVILEGED_PORT_START: &str = "net.ipv4.ip_unprivileged_port_start";
+
+/// `namespaces.unprivileged_ports`: [`UNPRIVILEGED_PORT_START`] = 0 for a container with a
+/// network namespace entry (its own, or its pod's joined by path) whose spec does not set it.
+/// A container without one, or joining the runtime's own, is in the host's network namespace
+/// and gets nothing; the init refuses to write a sysctl into the host's namespace anyway, right
+/// before the write (`init::sysctl`).
+fn add_unprivileged_ports(linux: &mut oci_spec::runtime::Linux) {
+    let netns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .find(|n| n.typ() == LinuxNamespaceType::Network);
+    let own = netns.is_some_and(|n| {
+        n.path()
+            .as_ref()
+            .is_none_or(|p| !super::host::is_ours(p, "net"))
+    });
+    if !own {
+        return;
+    }
+    let sysctl = linux.sysctl_mut().get_or_insert_with(Default::default);
+    sysctl
+        .entry(UNPRIVILEGED_PORT_START.to_string())
+        .or_insert_with(|| "0".to_string());
+}
+
 fn add_user_namespace(linux: &mut oci_spec::runtime::Linux, base: u32) {
     let namespaces = linux.namespaces_mut().get_or_insert_with(Vec::new);
     let existing = namespaces

@@ -47,6 +47,8 @@ struct HostSection {
     network: super::Share,
     #[serde(default)]
     bind_prefixes: Vec<String>,
+    #[serde(default = "allow")]
+    shared_mounts: super::Share,
 }
 
 impl Default for HostSection {
@@ -56,6 +58,7 @@ impl Default for HostSection {
             ipc: refuse(),
             network: allow(),
             bind_prefixes: Vec::new(),
+            shared_mounts: allow(),
         }
     }
 }
@@ -206,6 +209,10 @@ struct NamespacesSection {
     user_ranges: Option<u32>,
     #[serde(default)]
     privileged: Privileged,
+    #[serde(default)]
+    idmap_binds: bool,
+    #[serde(default)]
+    unprivileged_ports: bool,
 }
 
 impl Default for NamespacesSection {
@@ -215,6 +222,8 @@ impl Default for NamespacesSection {
             user_base: DEFAULT_USER_BASE,
             user_ranges: None,
             privileged: Privileged::default(),
+            idmap_binds: false,
+            unprivileged_ports: false,
         }
     }
 }
@@ -256,6 +265,8 @@ pub(super) struct Checked {
     pub ceiling: caps::CapsHashSet,
     pub no_new_privileges: bool,
     pub readonly_rootfs: bool,
+    pub idmap_binds: bool,
+    pub unprivileged_ports: bool,
     pub user_base: Option<u32>,
     pub user_pool: Option<super::UserPool>,
     pub privileged: Privileged,
@@ -347,6 +358,7 @@ impl File {
             ipc: self.host.ipc,
             network: self.host.network,
             bind_prefixes,
+            shared_mounts: self.host.shared_mounts,
         };
         let seccomp = ceiling_profile(&self.seccomp, origin)?;
         let record_dir = match (self.seccomp.recording, &self.seccomp.record_dir) {
@@ -369,6 +381,8 @@ impl File {
             ceiling,
             no_new_privileges: self.process.no_new_privileges,
             readonly_rootfs: self.rootfs.readonly,
+            idmap_binds: ns.idmap_binds,
+            unprivileged_ports: ns.unprivileged_ports,
             user_base: ns.user.then_some(ns.user_base),
             user_pool,
             privileged: ns.privileged,

@@ -11,7 +11,13 @@
 //! * bind sources (resolved on the host, symlinks followed) are never one of the
 //!   [`PROTECTED`] paths, anything below them, or anything that contains them (`/`, `/run`),
 //!   nor the runtime's own state and sockets; with `bind_prefixes` set they must also lie
-//!   below one of those.
+//!   below one of those;
+//! * `shared_mounts` is `"refuse"` or `"allow"`: a bind mount with `shared`/`rshared`
+//!   propagation (Kubernetes `mountPropagation: Bidirectional`) stays a peer of its source's
+//!   host peer group, so whatever the container mounts below it appears in the host's mount
+//!   namespace: a write into the host's mount table. Refused, naming `mounts[i]`, it never
+//!   reaches the runtime; allowed, it happens only as the spec says (see
+//!   `rootfs::propagation`; `rslave` and `linux.rootfsPropagation` never write the host).
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -79,23 +85,28 @@ pub struct HostRules {
     pub network: Share,
     /// Bind sources must lie below one of these (empty: anywhere not protected).
     pub bind_prefixes: Vec<PathBuf>,
+    /// Bind mounts with `shared`/`rshared` propagation (mounts made in the container appear
+    /// on the host).
+    pub shared_mounts: Share,
 }
 
 impl Default for HostRules {
     /// `pinhole`'s defaults: host PID and IPC refused, host network allowed (host-network
-    /// pods are common and the seccomp/capability ceiling still applies to them).
+    /// pods are common and the seccomp/capability ceiling still applies to them), shared
+    /// mounts as the spec says.
     fn default() -> HostRules {
         HostRules {
             pid: Share::Refuse,
             ipc: Share::Refuse,
             network: Share::Allow,
             bind_prefixes: Vec::new(),
+            shared_mounts: Share::Allow,
         }
     }
 }
 
 /// Whether the namespace at `path` is the runtime's own of that type.
-fn is_ours(path: &Path, proc_name: &str) -> bool {
+pub(super) fn is_ours(path: &Path, proc_name: &str) -> bool {
     let ours = std::fs::metadata(format!("/proc/self/ns/{proc_name}"));
     let theirs = std::fs::metadata(path);
     match (ours, theirs) {
@@ -192,6 +203,18 @@ impl Policy {
             );
             let bind = crate::rootfs::validate::mount_kind(m, &opts)
                 == Some(crate::rootfs::validate::MountKind::Bind);
+            if bind
+                && rules.shared_mounts == Share::Refuse
+                && opts.propagation.is_some_and(|p| p.kind == libc::MS_SHARED)
+            {
+                return Err(self.spec_error(
+                    &format!("mounts[{i}].options"),
+                    &format!(
+                        "shared propagation of {:?} (Kubernetes mountPropagation: Bidirectional) would put the container's mounts into the host's mount namespace; the policy refuses it ([host] shared_mounts)",
+                        m.destination()
+                    ),
+                ));
+            }
             let Some(src) = m.source().as_ref().filter(|_| bind) else {
                 continue;
             };

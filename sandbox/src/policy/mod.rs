@@ -87,6 +87,17 @@
 //! # the ceiling and Docker's default set; a read-write sysfs; a host device):
 //! # "refuse" = error naming the field, "clamp" = cut down like any other spec.
 //! privileged = "refuse"
+//! # true: a container in a user namespace of its own (created or the pod's) sees its rootfs
+//! # (when its root directory is owned by an id the namespace does not map, a host-root image)
+//! # and its bind mounts (those without mounts[].uidMappings of their own) through idmapped
+//! # mounts with that namespace's mapping: its root owns what host root owns there, as a
+//! # container without a user namespace does. Idmapped binds are also nosuid and nodev; a
+//! # filesystem that cannot be idmapped is bound as it is.
+//! idmap_binds = false
+//! # true: a container with a network namespace of its own or its pod's (never the host's)
+//! # gets net.ipv4.ip_unprivileged_port_start = 0 there unless its spec sets it, so a server
+//! # without capabilities binds port 80 (what containerd 2.x's enable_unprivileged_ports does).
+//! unprivileged_ports = false
 //!
 //! [limits]
 //! # Ceilings applied when a spec asks for no limit or a higher one (and on every update);
@@ -104,6 +115,11 @@
 //! # whatever this says: /proc, /sys, runtimes' sockets, state and image stores (host.rs
 //! # PROTECTED), the runtime's own state root, or any directory containing one (/, /run).
 //! bind_prefixes = []
+//! # Bind mounts with "shared"/"rshared" propagation (Kubernetes Bidirectional): what the
+//! # container mounts below them appears in the host's mount namespace. "refuse" = error
+//! # naming mounts[i]; "allow" = as the spec says. rslave/HostToContainer is always allowed
+//! # (host mounts propagate in, nothing goes out). See rootfs::propagation.
+//! shared_mounts = "allow"
 //!
 //! [devices]
 //! # Devices containers may use besides the defaults (null, zero, full, random, urandom,
@@ -184,6 +200,8 @@ pub struct Policy {
     ceiling: caps::CapsHashSet,
     no_new_privileges: bool,
     readonly_rootfs: bool,
+    idmap_binds: bool,
+    unprivileged_ports: bool,
     user_base: Option<u32>,
     user_pool: Option<UserPool>,
     privileged: Privileged,
@@ -258,6 +276,8 @@ impl Policy {
             ceiling: c.ceiling,
             no_new_privileges: c.no_new_privileges,
             readonly_rootfs: c.readonly_rootfs,
+            idmap_binds: c.idmap_binds,
+            unprivileged_ports: c.unprivileged_ports,
             user_base: c.user_base,
             user_pool: c.user_pool,
             privileged: c.privileged,
@@ -281,6 +301,8 @@ impl Policy {
             ceiling: confine::UNPRIVILEGED_CAPS.iter().copied().collect(),
             no_new_privileges: true,
             readonly_rootfs: false,
+            idmap_binds: false,
+            unprivileged_ports: false,
             user_base: None,
             user_pool: None,
             privileged: Privileged::Clamp,
@@ -310,6 +332,12 @@ impl Policy {
     /// Whether every container's ceiling denials are audited (`seccomp.audit = "denials"`).
     pub fn audits(&self) -> bool {
         self.audit
+    }
+
+    /// Whether the rootfs and bind mounts of a user-namespaced container are idmapped with its
+    /// namespace's mapping (`namespaces.idmap_binds`).
+    pub fn idmap_binds(&self) -> bool {
+        self.idmap_binds
     }
 
     /// The pool of per-pod host id ranges (`namespaces.user_ranges`), if the policy has one.

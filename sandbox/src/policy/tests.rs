@@ -93,7 +93,9 @@ fn runtimeclass_policies_parse_and_compile() {
     }
     let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
     assert!(strict.capability_ceiling().is_empty());
-    assert!(strict.readonly_rootfs && strict.no_new_privileges);
+    // a read-only rootfs is the pod's choice; the image and volumes are the pod root's
+    assert!(!strict.readonly_rootfs && strict.no_new_privileges);
+    assert!(strict.idmap_binds && strict.unprivileged_ports);
     assert_eq!(strict.user_base, Some(super::DEFAULT_USER_BASE));
     assert_eq!(strict.privileged, super::Privileged::Refuse);
     assert!(!allowed_names(strict.seccomp_ceiling().unwrap()).contains(&"ptrace".to_string()));
@@ -738,4 +740,52 @@ fn hooks_run_unless_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("hooks"), "{e}");
+}
+
+#[test]
+fn shared_mounts_are_refused_by_strict_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_with = |opts: &[&str]| -> Spec {
+        serde_json::from_value(json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "process": {"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/vol", "type": "bind",
+                 "source": dir.path().to_str().unwrap(), "options": opts}
+            ],
+            "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}, {"type": "ipc"}]}
+        }))
+        .unwrap()
+    };
+    let strict = Policy::load(&policies_dir().join("pinhole-strict.toml")).unwrap();
+    let pinhole = Policy::load(&policies_dir().join("pinhole.toml")).unwrap();
+    for opts in [&["rbind", "rshared"][..], &["bind", "shared"][..]] {
+        let e = strict
+            .check_host(&spec_with(opts), dir.path(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mounts[1].options") && e.contains("shared_mounts"),
+            "{e}"
+        );
+        pinhole
+            .check_host(&spec_with(opts), dir.path(), &[])
+            .unwrap();
+        Policy::builtin_default()
+            .check_host(&spec_with(opts), dir.path(), &[])
+            .unwrap();
+    }
+    for opts in [
+        &["rbind", "rslave"][..],
+        &["rbind"][..],
+        &["rbind", "rprivate"][..],
+    ] {
+        strict
+            .check_host(&spec_with(opts), dir.path(), &[])
+            .unwrap();
+    }
+    let e = err("name = \"n\"\n[host]\nshared_mounts = \"maybe\"\n");
+    assert!(e.contains("host.shared_mounts"), "{e}");
 }

@@ -19,6 +19,7 @@ pub mod idmap;
 pub mod mounts;
 pub mod options;
 pub mod pivot;
+pub mod propagation;
 pub mod resolve;
 pub mod sys;
 pub mod validate;
@@ -37,7 +38,7 @@ pub use resolve::{resolve_in_root, Create};
 pub use validate::validate;
 
 /// `linux.rootfsPropagation`, defaulting to `rprivate`.
-fn root_propagation(spec: &Spec) -> Propagation {
+pub(crate) fn root_propagation(spec: &Spec) -> Propagation {
     spec.linux()
         .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
@@ -93,6 +94,56 @@ pub fn precreate_mountpoints(spec: &Spec, bundle: &Path) {
     }
 }
 
+/// What the host side opened for [`prepare_with`] before the container's user namespace
+/// existed.
+#[derive(Default)]
+pub struct Prepared {
+    /// Bind sources, by mount index ([`mounts::open_bind_sources`]).
+    pub binds: mounts::PreOpened,
+    /// The rootfs as an idmapped detached tree ([`idmapped_rootfs`]).
+    pub rootfs: Option<std::os::fd::OwnedFd>,
+    /// The rootfs entered as the working directory by [`enter_rootfs`].
+    pub rootfs_cwd: Option<pivot::RootfsCwd>,
+}
+
+/// The rootfs (`root.path`) as a detached tree idmapped with the user namespace `userns`, with
+/// the root propagation's isolation (private, or slave for an `rslave`/`rshared` root) already
+/// applied, so that the container's root owns an image that host root owns. None when the
+/// rootfs's root directory is not host root's (an image already idmapped for the container,
+/// containerd's `uidmap=` layers) or its filesystem cannot be idmapped: it is then bound as
+/// it is. Host credentials, host mount namespace.
+pub fn idmapped_rootfs(
+    spec: &Spec,
+    bundle: &Path,
+    userns: std::os::fd::BorrowedFd<'_>,
+) -> Result<Option<std::os::fd::OwnedFd>, RootfsError> {
+    use std::os::fd::AsFd;
+    let rootfs = validate::rootfs_path(spec, bundle)?;
+    let what = format!("root.path {rootfs:?}");
+    let tree = mounts::clone_host_tree(&rootfs, true)
+        .map_err(|e| RootfsError::sys(&what, "open_tree", e))?;
+    let owner = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&tree))
+        .map_err(|e| RootfsError::sys(&what, "fstat", e))?;
+    if owner.st_uid != 0 {
+        return Ok(None);
+    }
+    let isolate = match root_propagation(spec).kind {
+        libc::MS_SLAVE | libc::MS_SHARED => libc::MS_SLAVE,
+        _ => libc::MS_PRIVATE,
+    };
+    let attr = sys::MountAttr {
+        propagation: isolate,
+        ..sys::MountAttr::default()
+    };
+    sys::mount_setattr(tree.as_fd(), true, &attr)
+        .map_err(|e| RootfsError::sys(&what, "set propagation", e))?;
+    match idmap::set_idmap(tree.as_fd(), true, userns) {
+        Ok(()) => Ok(Some(tree)),
+        Err(e) if idmap::unsupported(e) => Ok(None),
+        Err(e) => Err(RootfsError::sys(&what, "mount_setattr MOUNT_ATTR_IDMAP", e)),
+    }
+}
+
 /// Everything up to and including `pivot_root`, run by the container's init inside its new
 /// mount namespace:
 /// 1. `/` made recursively private (or slave, per `linux.rootfsPropagation`);
@@ -133,15 +184,6 @@ impl Mounted {
     }
 }
 
-/// What the init prepared with host credentials, before it entered a user namespace.
-#[derive(Default)]
-pub struct Prepared {
-    /// Bind sources opened by [`mounts::open_bind_sources`].
-    pub binds: mounts::PreOpened,
-    /// The rootfs entered as the working directory by [`enter_rootfs`].
-    pub rootfs_cwd: Option<pivot::RootfsCwd>,
-}
-
 /// Makes the spec's rootfs the working directory, with the caller's credentials, so that the
 /// init reaches it in its new mount namespace without walking the host path (see
 /// [`pivot::RootfsCwd`]).
@@ -150,8 +192,8 @@ pub fn enter_rootfs(spec: &Spec, bundle: &Path) -> Result<pivot::RootfsCwd, Root
 }
 
 /// [`prepare`] up to (not including) `pivot_root`, using what was [`Prepared`] with host
-/// credentials (bind sources, the rootfs as the working directory) and checking the other bind
-/// sources against `guard`.
+/// credentials (bind sources, the rootfs as the working directory or an idmapped tree) and
+/// checking the other bind sources against `guard`.
 pub fn prepare_with(
     spec: &Spec,
     bundle: &Path,
@@ -159,11 +201,15 @@ pub fn prepare_with(
     prepared: Prepared,
     guard: &mounts::BindGuard,
 ) -> Result<Mounted, RootfsError> {
-    let pre = std::cell::RefCell::new(prepared.binds);
+    let mut pre = prepared.binds;
+    // Still peers (or slaves) of the host's mounts here: volumes that keep a link to their
+    // source's peer group must be cloned now (rootfs::propagation).
+    mounts::open_group_sources(spec, bundle, guard, &mut pre);
+    let pre = std::cell::RefCell::new(pre);
     let rootfs = validate::rootfs_path(spec, bundle)?;
     let prop = root_propagation(spec);
     pivot::isolate_root(prop)?;
-    let root = pivot::bind_rootfs(&rootfs, prepared.rootfs_cwd)?;
+    let root = pivot::bind_rootfs(&rootfs, prepared.rootfs_cwd, prepared.rootfs)?;
     {
         let cgroupns = spec
             .linux()
@@ -177,6 +223,7 @@ pub fn prepare_with(
             cgroupns,
             pre: &pre,
             guard,
+            root_propagation: prop,
         };
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             mounts::mount_entry(&ctx, i, m)?;

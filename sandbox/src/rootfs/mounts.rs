@@ -6,6 +6,10 @@
 //! attached with `move_mount` onto the `O_PATH` fd of the destination resolved by
 //! [`super::resolve`]. No path is looked up twice, so swapping a symlink in after resolution
 //! (CVE-2021-30465) cannot redirect a mount, and nothing relies on `/proc/self/fd`.
+//!
+//! A bind tree also gets its propagation while detached ([`super::propagation`]); trees that
+//! keep a link to their source's host peer group (`rslave`, `rshared`) are cloned before `/`
+//! is made private ([`open_group_sources`]).
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -17,7 +21,8 @@ use nix::sys::stat::{fstat, SFlag};
 use oci_spec::runtime::Mount;
 
 use super::error::RootfsError;
-use super::options::MountOptions;
+use super::options::{MountOptions, Propagation};
+use super::propagation::{self, BindPropagation};
 use super::resolve::{resolve, Create, Resolved};
 use super::sys::{self, cstring, MountAttr};
 use super::validate::{
@@ -40,6 +45,8 @@ pub struct MountContext<'a> {
     pub pre: &'a std::cell::RefCell<PreOpened>,
     /// Host paths no bind source may expose.
     pub guard: &'a BindGuard,
+    /// `linux.rootfsPropagation` (what a bind without a propagation option gets).
+    pub root_propagation: Propagation,
 }
 
 /// `(st_dev, st_ino)` of a file.
@@ -213,34 +220,84 @@ fn open_bind_source(
 /// could not be made either, and the reason would be lost).
 pub type PreOpened = std::collections::HashMap<usize, Result<OwnedFd, RootfsError>>;
 
-/// Opens every bind mount source of the spec as a detached tree, with its `ro`/`nosuid`/...
-/// attributes already set, using the caller's (host root) credentials. Used when the
-/// container gets a new user namespace: its root is then an unprivileged host uid that may
-/// not traverse the directories holding the sources (containerd's CRI sandbox directory is
-/// 0700), nor change attributes of a mount owned by the host. Sources that cannot be opened
-/// are left out; the in-container attempt then reports the error.
+/// The bind mount `mounts[i]`: its options and source, or None for anything else.
+fn bind_of(m: &Mount, bundle: &Path) -> Option<(MountOptions, PathBuf)> {
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
+    if opts.remount || mount_kind(m, &opts) != Some(MountKind::Bind) {
+        return None;
+    }
+    Some((opts, bind_source(m, bundle)?))
+}
+
+/// Gives a freshly cloned bind tree its propagation (see [`propagation`]), then its idmap:
+/// the mount's own mappings, else (`userns`, the policy's `idmap_binds`) the container's user
+/// namespace's. Returns the attributes a policy idmap adds: `nosuid` and `nodev` (a setuid
+/// file the container's root makes there is host root's on disk); nothing when the
+/// filesystem cannot be idmapped (then it is bound as it is).
+#[allow(clippy::too_many_arguments)]
+fn prepare_tree(
+    tree: &OwnedFd,
+    i: usize,
+    m: &Mount,
+    src: &Path,
+    opts: &MountOptions,
+    prop: BindPropagation,
+    host_side: bool,
+    userns: Option<BorrowedFd<'_>>,
+) -> Result<u64, RootfsError> {
+    let what = || format!("mounts[{i}].source {src:?}");
+    propagation::apply_detached(tree.as_fd(), opts.recursive, prop, host_side)
+        .map_err(|e| RootfsError::sys(what(), "set propagation", e))?;
+    let own = m.uid_mappings().is_some() || m.gid_mappings().is_some();
+    match userns {
+        Some(u) if !own => match super::idmap::set_idmap(tree.as_fd(), opts.recursive, u) {
+            Ok(()) => Ok(sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV),
+            Err(e) if super::idmap::unsupported(e) => Ok(0),
+            Err(e) => Err(RootfsError::sys(
+                what(),
+                "mount_setattr MOUNT_ATTR_IDMAP",
+                e,
+            )),
+        },
+        _ => super::idmap::apply(tree.as_fd(), opts.recursive, i, m, src).map(|()| 0),
+    }
+}
+
+/// Opens every bind mount source of the spec as a detached tree, with its propagation and
+/// `ro`/`nosuid`/... attributes already set, using the caller's (host root) credentials, in
+/// the host's mount namespace. Used when the container gets a new user namespace: its root is
+/// then an unprivileged host uid that may not traverse the directories holding the sources
+/// (containerd's CRI sandbox directory is 0700), nor change attributes of a mount owned by
+/// the host. Such a tree is never left a peer of the host's mounts (see [`propagation`]).
+/// Sources that cannot be opened are left out; the in-container attempt then reports the
+/// error. `idmap`: the container's user namespace, whose mapping binds without mappings of
+/// their own get (the policy's `idmap_binds`).
 pub fn open_bind_sources(
     spec: &oci_spec::runtime::Spec,
     bundle: &Path,
     guard: &BindGuard,
+    idmap: Option<BorrowedFd<'_>>,
 ) -> PreOpened {
+    let root = super::root_propagation(spec);
     let mut out = PreOpened::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
-        if opts.remount || mount_kind(m, &opts) != Some(MountKind::Bind) {
-            continue;
-        }
-        let Some(src) = bind_source(m, bundle) else {
+        let Some((opts, src)) = bind_of(m, bundle) else {
             continue;
         };
         let Ok(tree) = open_bind_source(i, &src, opts.recursive, guard) else {
             continue;
         };
-        if let Err(e) = super::idmap::apply(tree.as_fd(), opts.recursive, i, m, &src) {
-            out.insert(i, Err(e));
-            continue;
-        }
-        let attr = opts.attr();
+        let prop = BindPropagation::of(&opts, root);
+        let added = match prepare_tree(&tree, i, m, &src, &opts, prop, true, idmap) {
+            Ok(added) => added,
+            Err(e) => {
+                out.insert(i, Err(e));
+                continue;
+            }
+        };
+        let mut attr = opts.attr();
+        attr.attr_set |= added;
+        attr.attr_clr &= !added;
         if attr.attr_set | attr.attr_clr != 0
             && sys::mount_setattr(tree.as_fd(), opts.recursive, &attr).is_err()
         {
@@ -249,6 +306,39 @@ pub fn open_bind_sources(
         out.insert(i, Ok(tree));
     }
     out
+}
+
+/// Opens the bind sources whose tree keeps a link to the source's peer group (`rslave`,
+/// `rshared`, ... see [`BindPropagation::keeps_group`]) and are not in `pre` yet, in the
+/// container's fresh mount namespace *before* `/` is made private: cloned afterwards they
+/// would be private for good. Errors are kept in `pre` and reported by [`mount_entry`].
+pub fn open_group_sources(
+    spec: &oci_spec::runtime::Spec,
+    bundle: &Path,
+    guard: &BindGuard,
+    pre: &mut PreOpened,
+) {
+    let root = super::root_propagation(spec);
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let Some((opts, src)) = bind_of(m, bundle) else {
+            continue;
+        };
+        let prop = BindPropagation::of(&opts, root);
+        if !prop.keeps_group() || pre.contains_key(&i) {
+            continue;
+        }
+        let opened = open_bind_source(i, &src, opts.recursive, guard).and_then(|tree| {
+            prepare_tree(&tree, i, m, &src, &opts, prop, false, None)?;
+            let attr = opts.attr();
+            if attr.attr_set | attr.attr_clr != 0 {
+                sys::mount_setattr(tree.as_fd(), opts.recursive, &attr).map_err(|e| {
+                    RootfsError::sys(format!("mounts[{i}].source {src:?}"), "mount_setattr", e)
+                })?;
+            }
+            Ok(tree)
+        });
+        pre.insert(i, opened);
+    }
 }
 
 /// `AT_FDCWD` as a borrowed fd.
@@ -475,10 +565,14 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
                 Some(opened) => opened?,
                 None => {
                     let tree = open_bind_source(i, &src, opts.recursive, ctx.guard)?;
-                    super::idmap::apply(tree.as_fd(), opts.recursive, i, m, &src)?;
+                    let prop = BindPropagation::of(&opts, ctx.root_propagation);
+                    prepare_tree(&tree, i, m, &src, &opts, prop, false, None)?;
                     tree
                 }
             };
+            // The tree got its propagation while detached.
+            let mut opts = opts.clone();
+            opts.propagation = None;
             let dir =
                 is_dir(tree.as_fd()).map_err(|e| RootfsError::sys(&what, "fstat source", e))?;
             let target = resolve_dest(
@@ -490,10 +584,8 @@ pub fn mount_entry(ctx: &MountContext<'_>, i: usize, m: &Mount) -> Result<(), Ro
                 &kind,
             )?;
             if attrs_done {
-                let mut opts = opts.clone();
                 opts.attr_set = 0;
                 opts.attr_clr = 0;
-                return attach(&what, &tree, target.fd.as_fd(), &opts, opts.recursive);
             }
             attach(&what, &tree, target.fd.as_fd(), &opts, opts.recursive)
         }

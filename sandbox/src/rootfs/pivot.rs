@@ -12,9 +12,12 @@ use super::options::Propagation;
 use super::sys;
 
 /// Makes `/` (recursively) slave or private so nothing mounted from now on propagates back to
-/// the host. `shared` propagation is applied after `pivot_root` instead (see [`pivot`]).
+/// the host: slave for a `linux.rootfsPropagation` of `(r)slave` or `(r)shared` (the rootfs
+/// then sees the host's later mounts below it, as under runc), private otherwise. `shared` and
+/// `unbindable` are applied after `pivot_root` (see [`pivot`]): a shared root is a new peer
+/// group of the container's own, never the host's.
 pub fn isolate_root(prop: Propagation) -> Result<(), RootfsError> {
-    let kind = if prop.kind == libc::MS_SLAVE {
+    let kind = if prop.kind == libc::MS_SLAVE || prop.kind == libc::MS_SHARED {
         MsFlags::MS_SLAVE
     } else {
         MsFlags::MS_PRIVATE
@@ -64,7 +67,13 @@ pub fn enter_rootfs(rootfs: &Path) -> Result<RootfsCwd, RootfsError> {
 /// Bind-mounts the rootfs (recursively) onto itself so it is a mount point, and returns an
 /// `O_PATH` fd of the new mount's root. With `cwd`, the rootfs is the working directory (see
 /// [`RootfsCwd`]) and is reached as `.`, after checking it still is the directory entered.
-pub fn bind_rootfs(rootfs: &Path, cwd: Option<RootfsCwd>) -> Result<OwnedFd, RootfsError> {
+/// `pre`: the rootfs tree the host side already cloned (idmapped,
+/// [`super::idmapped_rootfs`]), attached instead of a new clone.
+pub fn bind_rootfs(
+    rootfs: &Path,
+    cwd: Option<RootfsCwd>,
+    pre: Option<OwnedFd>,
+) -> Result<OwnedFd, RootfsError> {
     let what = format!("root.path {rootfs:?}");
     let at = match cwd {
         Some(entered) => {
@@ -80,7 +89,10 @@ pub fn bind_rootfs(rootfs: &Path, cwd: Option<RootfsCwd>) -> Result<OwnedFd, Roo
         }
         None => rootfs,
     };
-    let tree = clone_host_tree(at, true).map_err(|e| RootfsError::sys(&what, "open_tree", e))?;
+    let tree = match pre {
+        Some(tree) => tree,
+        None => clone_host_tree(at, true).map_err(|e| RootfsError::sys(&what, "open_tree", e))?,
+    };
     let c = super::mounts::cpath(at).map_err(|e| RootfsError::sys(&what, "path", e))?;
     let target = sys::openat(cwd_fd(), &c, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| RootfsError::sys(&what, "open", e))?;
@@ -92,13 +104,23 @@ pub fn bind_rootfs(rootfs: &Path, cwd: Option<RootfsCwd>) -> Result<OwnedFd, Roo
 
 /// `fchdir(root)`, `pivot_root(".", ".")`, detach the old root stacked on top, `chdir("/")`;
 /// then apply a `shared` root propagation if asked. Consumes (closes) the root fd.
+///
+/// The old root is made a recursive slave before it is detached, so its unmount cannot
+/// propagate to the host. That must name the old root's own mount: `mount(".")` after
+/// `pivot_root(".", ".")` names the *new* root (a mount(2) path lookup does not descend into
+/// the mount stacked on the cwd, only umount's does), and a recursive slave there would turn
+/// every volume's propagation into a slave (an `rshared` volume would lose the host's peer
+/// group). So, as runc does, an fd of the old `/` taken before the pivot is the cwd for it.
 pub fn pivot(root: OwnedFd, prop: Propagation) -> Result<(), RootfsError> {
     let what = "pivot_root";
+    let old_root = sys::openat(cwd_fd(), c"/", libc::O_DIRECTORY | libc::O_RDONLY, 0)
+        .map_err(|e| RootfsError::sys(what, "open old root", e))?;
     nix::unistd::fchdir(root.as_raw_fd()).map_err(|e| RootfsError::sys(what, "fchdir", e))?;
     drop(root);
     nix::unistd::pivot_root(".", ".").map_err(|e| RootfsError::sys(what, "pivot_root", e))?;
-    // The old root is now mounted on top of "."; make sure its unmount does not propagate to
-    // the host, then detach it.
+    nix::unistd::fchdir(old_root.as_raw_fd())
+        .map_err(|e| RootfsError::sys(what, "fchdir old root", e))?;
+    drop(old_root);
     mount(
         None::<&str>,
         ".",
