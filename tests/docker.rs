@@ -117,49 +117,11 @@ fn docker_runs_the_shim_under_its_ceiling() {
     assert_clean(d);
 }
 
-/// Whether this pinhole CLI has what containerd's runc shim calls: global `--log`,
-/// `--log-format json` and `exec --detach --pid-file` (issue 10 item 6).
-fn cli_speaks_runc() -> Result<(), String> {
-    let cli = cli_bin();
-    let log = containerd::run_cmd(
-        {
-            let mut c = std::process::Command::new(&cli);
-            c.args(["--log", "/dev/null", "--log-format", "json", "features"]);
-            c
-        },
-        std::time::Duration::from_secs(10),
-    );
-    let help = containerd::run_cmd(
-        {
-            let mut c = std::process::Command::new(&cli);
-            c.args(["exec", "--help"]);
-            c
-        },
-        std::time::Duration::from_secs(10),
-    );
-    if !log.ok() {
-        let first = log.stderr.lines().next().unwrap_or_default().to_string();
-        return Err(format!("no global --log/--log-format: {first}"));
-    }
-    if !help.stdout.contains("--detach") || !help.stdout.contains("--pid-file") {
-        return Err("no exec --detach/--pid-file".into());
-    }
-    Ok(())
-}
-
 /// The CLI by path (`--add-runtime`/daemon.json `path`, driven by containerd's runc shim),
 /// with no policy from Docker: the CLI's default ceiling (`/etc/pinhole/policy.toml`, else the
 /// built-in `pinhole` policy); `runtimeArgs: ["--policy", pinhole-strict.toml]` for strict.
 #[test]
 fn docker_runs_the_cli_under_its_default_ceiling() {
-    if let Err(why) = cli_speaks_runc() {
-        eprintln!(
-            "SKIPPED docker_runs_the_cli_under_its_default_ceiling: {} cannot be driven by \
-             containerd's runc shim yet ({why}; issue 10 item 6)",
-            cli_bin().display()
-        );
-        return;
-    }
     let d = Docker::start();
     assert_pinhole_ceiling(&d.run("pinhole-cli", &[], PROBE), "2");
     assert_pinhole_ceiling(&d.run("pinhole-cli", &["--privileged"], PROBE), "1");
