@@ -57,20 +57,7 @@ pub fn target_userns(cfg: &InitConfig) -> Result<Option<std::os::fd::OwnedFd>, I
     if !cfg.enters_userns() {
         return Ok(None);
     }
-    let mut joined: Vec<(&NsEntry, File)> = Vec::new();
-    for ns in &cfg.namespaces {
-        if let Some(p) = &ns.path {
-            let f = File::open(p).map_err(|e| {
-                InitError::msg(format!(
-                    "open {} namespace {}: {e}",
-                    proc_name(ns.typ),
-                    p.display()
-                ))
-            })?;
-            joined.push((ns, f));
-        }
-    }
-    joined.sort_by_key(|(ns, _)| join_rank(ns.typ));
+    let joined = open_joins(cfg)?;
     if let Some((_, f)) = joined
         .iter()
         .find(|(ns, _)| ns.typ == LinuxNamespaceType::User)
@@ -89,6 +76,25 @@ pub fn target_userns(cfg: &InitConfig) -> Result<Option<std::os::fd::OwnedFd>, I
         .map_err(|e| InitError::msg(format!("user namespace for idmapped mounts: {e}")))
 }
 
+/// The namespaces `cfg` joins by path, opened, in the order they are joined.
+fn open_joins(cfg: &InitConfig) -> Result<Vec<(&NsEntry, File)>, InitError> {
+    let mut joins: Vec<(&NsEntry, File)> = Vec::new();
+    for ns in &cfg.namespaces {
+        if let Some(p) = &ns.path {
+            let f = File::open(p).map_err(|e| {
+                InitError::msg(format!(
+                    "open {} namespace {}: {e}",
+                    proc_name(ns.typ),
+                    p.display()
+                ))
+            })?;
+            joins.push((ns, f));
+        }
+    }
+    joins.sort_by_key(|(ns, _)| join_rank(ns.typ));
+    Ok(joins)
+}
+
 /// Joins and creates namespaces; forks into a new or joined PID namespace.
 ///
 /// Returns only in the process that becomes the container process; a forking first stage
@@ -105,20 +111,7 @@ pub fn enter(
     before_userns: impl FnOnce(&[&'static str]) -> Result<(), InitError>,
 ) -> Result<(), InitError> {
     // Open every path first, while the host's /proc and paths are still what we see.
-    let mut joins: Vec<(&NsEntry, File)> = Vec::new();
-    for ns in &cfg.namespaces {
-        if let Some(p) = &ns.path {
-            let f = File::open(p).map_err(|e| {
-                InitError::msg(format!(
-                    "open {} namespace {}: {e}",
-                    proc_name(ns.typ),
-                    p.display()
-                ))
-            })?;
-            joins.push((ns, f));
-        }
-    }
-    joins.sort_by_key(|(ns, _)| join_rank(ns.typ));
+    let joins = open_joins(cfg)?;
     let mut in_userns = false;
     // A container that would get a new user namespace but joins namespaces owned by another
     // user namespace (a pod's: the sandbox container created it) joins that one instead:
