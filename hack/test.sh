@@ -7,7 +7,7 @@ usage() {
   cat >&2 <<EOF
 usage: $(basename "$0") [CARGO-TEST-ARGS...]
   Stages: install (apt-get, only what is missing) -> build (cargo build --workspace --all-targets)
-          -> rootfs (hack/build-rootfs.sh) -> test (cargo test --workspace CARGO-TEST-ARGS...)
+          -> rootfs (hack/build-rootfs.sh) -> test (cargo test --workspace --no-fail-fast CARGO-TEST-ARGS...)
           -> containerd-1.7, containerd-2.1 (the containerd test binaries again, PINHOLE_CONTAINERD=V)
           -> fmt (cargo fmt --all --check) -> clippy (cargo clippy --workspace --all-targets -D warnings)
           -> fuzz (hack/fuzz.sh FUZZ_SECONDS: each cargo-fuzz target in fuzz/ for FUZZ_SECONDS)
@@ -105,7 +105,7 @@ prereq install install_stage
 WITH_LINT=1 prereq toolchain ensure_cargo
 prereq build cargo build --workspace --all-targets
 prereq rootfs rootfs_stage
-stage test cargo test --workspace "$@" || true
+stage test cargo test --workspace --no-fail-fast "$@" || true
 for v in "${PINHOLE_CONTAINERD_VERSIONS[@]}"; do
   [ "$v" = 1.6 ] || stage "containerd-$v" matrix_stage "$v" || true
 done
