@@ -579,3 +579,78 @@ fn bad_idmapped_mounts_are_clear_errors() {
     out.assert_error(&["mounts[", "cannot do idmapped mounts"]);
     c.assert_clean();
 }
+
+/// `tmpcopyup` (podman `--read-only --tmpfs`): the tmpfs starts with the contents of the
+/// directory it covers, modes and links as they are, symlinks copied and never followed, and
+/// what the container writes stays in the tmpfs. On anything but a tmpfs it is an error.
+#[test]
+fn tmpcopyup_copies_the_directory_it_covers_without_following_links() {
+    let host = tempfile::tempdir().unwrap();
+    let h = host.path();
+    fs::write(h.join("a"), "A\n").unwrap();
+    fs::create_dir(h.join("sub")).unwrap();
+    fs::write(h.join("sub/b"), "B\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(h.join("a"), fs::Permissions::from_mode(0o640)).unwrap();
+    fs::set_permissions(h.join("sub"), fs::Permissions::from_mode(0o710)).unwrap();
+    // would read the host's shadow if the copy followed it on the host side
+    std::os::unix::fs::symlink("/etc/shadow", h.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../../../../../etc/shadow", h.join("up")).unwrap();
+    let mut c = Ctr::new("copyup");
+    add_bind_mount(&mut c.spec, h, "/data", true);
+    c.spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+        "options": ["tmpcopyup", "nosuid", "nodev", "mode=755", "size=1m"] }));
+    c.sh(
+        "cat /data/a /data/sub/b; readlink /data/abs; readlink /data/up; stat -c '%a %n' /data/a /data/sub; \
+         [ -L /data/abs ] && echo abs-is-a-link; echo new > /data/new; echo changed > /data/a; \
+         cat /data/a; grep -c tmpfs /proc/self/mountinfo >/dev/null && echo ok",
+    );
+    let out = c.run();
+    out.assert_ok();
+    for want in [
+        "A\nB\n",
+        "/etc/shadow\n../../../../../etc/shadow\n",
+        "640 /data/a\n710 /data/sub\n",
+        "abs-is-a-link\nchanged\n",
+    ] {
+        assert!(out.stdout.contains(want), "{want:?} missing: {out}");
+    }
+    assert_eq!(
+        fs::read_to_string(h.join("a")).unwrap(),
+        "A\n",
+        "the image dir changed"
+    );
+    assert!(
+        !h.join("new").exists(),
+        "a write reached the covered directory"
+    );
+    c.assert_clean();
+
+    let mut c = Ctr::new("copyup-notmpfs");
+    c.spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "mqueue", "source": "mqueue", "options": ["tmpcopyup"] }));
+    c.sh("true");
+    c.run()
+        .assert_error(&["mounts[", "tmpcopyup", "only a tmpfs"]);
+    c.assert_clean();
+}
+
+/// A FIFO in `linux.devices` and the device cgroup rule an engine derives from it (type `p`)
+/// make a working container, not a refusal.
+#[test]
+fn fifo_devices_and_their_cgroup_rules_are_accepted() {
+    let mut c = Ctr::new("fifo-dev");
+    c.spec["linux"]["devices"] = json!([
+        { "path": "/dev/fifo0", "type": "p", "major": 0, "minor": 0, "fileMode": 438, "uid": 0, "gid": 0 }
+    ]);
+    c.spec["linux"]["resources"]["devices"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "allow": true, "type": "p", "major": 0, "minor": 0, "access": "rwm" }));
+    c.sh("ls -l /dev/fifo0");
+    let out = c.run();
+    out.assert_ok();
+    assert!(out.stdout.starts_with('p'), "{out}");
+    c.assert_clean();
+}
