@@ -1001,10 +1001,17 @@ fn strict_runs_ordinary_pods() {
         host_ports,
         "host's value changed"
     );
-    // the rootfs is writable (the pod did not ask for read-only): the image's /tmp. Its
-    // root-owned directories are not the pod root's yet: containerd's overlay cannot be
-    // idmapped as a whole (its layers would have to be, as for hostUsers: false).
+    // the rootfs is writable (the pod did not ask for read-only), also the image's
+    // root-owned directories (nginx's mkdir /var/lib/nginx/body): the shim idmaps the image
+    // layers with the pod's user namespace, so the pod's root owns the image as root does
     assert_eq!(cri.sh(&client, "touch /tmp/probe && echo ok"), "ok\n");
+    assert_eq!(
+        cri.sh(
+            &client,
+            "stat -c '%u:%g' /bin/busybox /etc; mkdir -p /var/lib/made/body && touch /etc/made /made && echo ok"
+        ),
+        "0:0\n0:0\nok\n"
+    );
     // 0700 root-owned volumes, plain and through a symlinked host path
     for (path, made) in [("/vol", "made"), ("/linked", "made2")] {
         assert_eq!(

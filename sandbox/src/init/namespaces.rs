@@ -328,7 +328,7 @@ fn write_all_raw(fd: std::os::fd::RawFd, mut data: &[u8]) -> bool {
 }
 
 /// The user namespace owning the namespace `ns`, if it is not our own (`NS_GET_USERNS`).
-fn foreign_owner(ns: &File) -> Option<File> {
+pub fn foreign_owner(ns: &File) -> Option<File> {
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::fs::MetadataExt;
     const NS_GET_USERNS: libc::c_ulong = 0xb701;

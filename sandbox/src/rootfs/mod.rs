@@ -124,7 +124,11 @@ pub fn idmapped_rootfs(
         .map_err(|e| RootfsError::sys(&what, "open_tree", e))?;
     let owner = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&tree))
         .map_err(|e| RootfsError::sys(&what, "fstat", e))?;
-    if owner.st_uid != 0 {
+    // An overlay is containerd's snapshot: the shim idmaps its layers (a whole overlay
+    // idmapped over idmapped layers would map twice).
+    let overlay = nix::sys::statfs::fstatfs(&tree)
+        .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
+    if owner.st_uid != 0 || overlay {
         return Ok(None);
     }
     let isolate = match root_propagation(spec).kind {

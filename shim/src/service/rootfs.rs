@@ -10,6 +10,7 @@
 //! the mapped root. A single-layer (bind) snapshot is bound idmapped itself.
 
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use containerd_shim::protos::types::mount::Mount;
@@ -137,13 +138,13 @@ impl Drop for IdmappedLowers {
     }
 }
 
-/// Rewrites the overlay options so that every `lowerdir` entry is an idmapped bind of it.
+/// Rewrites the overlay options so that every `lowerdir` entry is a bind of it idmapped with
+/// `userns`.
 fn idmap_lowers(
     bundle: &Path,
     options: &[String],
-    ids: &IdMapped,
+    userns: std::os::fd::BorrowedFd<'_>,
 ) -> Result<(Vec<String>, IdmappedLowers), String> {
-    let userns = ids.userns()?;
     let dir = bundle.join(".idmapped");
     let _ = std::fs::remove_dir_all(&dir);
     pinhole_sandbox::private::create_dir(&dir)
@@ -163,7 +164,7 @@ fn idmap_lowers(
             let target = dir.join(n.to_string());
             pinhole_sandbox::private::create_dir(&target)
                 .map_err(|e| format!("create {}: {e}", target.display()))?;
-            bind_idmapped(Path::new(lower), &target, false, userns.as_fd())?;
+            bind_idmapped(Path::new(lower), &target, false, userns)?;
             lowers.mounted.push(target.clone());
             mapped.push(target.to_string_lossy().into_owned());
         }
@@ -191,6 +192,82 @@ pub fn validate(mounts: &[Mount]) -> Result<(), String> {
     Ok(())
 }
 
+/// The user namespace of a user-namespaced pod, as a container of it joins it.
+struct PodUserns {
+    /// The user namespace.
+    fd: std::os::fd::OwnedFd,
+    /// The host uid and gid its root maps to (from the sandbox process's maps).
+    root: Option<(u32, u32)>,
+}
+
+/// The user namespace of the pod a container of a user-namespaced pod ends up in, when
+/// containerd gives no `uidmap=` for it: the owner of a namespace the spec joins by path
+/// (the pod's IPC/UTS/PID namespaces, which its sandbox container made inside the user
+/// namespace pinhole's policy gave it), unless the spec names a user namespace itself. The
+/// container joins that user namespace (the init's rule), so its image layers are idmapped
+/// with it: the pod's root owns the image as root does (pinhole-strict's pods).
+fn pod_userns(bundle: &Path) -> Option<PodUserns> {
+    let text = std::fs::read(bundle.join("config.json")).ok()?;
+    let spec: oci_spec::runtime::Spec = serde_json::from_slice(&text).ok()?;
+    let namespaces = spec.linux().as_ref()?.namespaces().clone()?;
+    if namespaces
+        .iter()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+    {
+        return None;
+    }
+    namespaces
+        .iter()
+        .filter_map(|n| n.path().as_ref())
+        .find_map(|p| {
+            let owner =
+                pinhole_sandbox::init::namespaces::foreign_owner(&std::fs::File::open(p).ok()?)?;
+            // `/proc/PID/ns/TYPE`: that process's maps are the namespace's
+            let proc = p.parent()?.parent()?;
+            let root = |file: &str| -> Option<u32> {
+                let text = std::fs::read_to_string(proc.join(file)).ok()?;
+                text.lines().find_map(|l| {
+                    let f: Vec<u32> = l
+                        .split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect();
+                    (f.len() == 3 && f[0] == 0).then_some(f[1])
+                })
+            };
+            Some(PodUserns {
+                fd: owner.into(),
+                root: root("uid_map").zip(root("gid_map")),
+            })
+        })
+}
+
+/// Gives the overlay's upper directory (containerd's fresh, root-owned snapshot directory,
+/// the container's `/`) to the pod's root, as containerd does for the idmapped snapshots of
+/// `hostUsers: false` pods: only that directory, through an fd, and only while it is host
+/// root's.
+fn give_upper(options: &[String], (uid, gid): (u32, u32)) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let Some(upper) = options.iter().find_map(|o| o.strip_prefix("upperdir=")) else {
+        return Ok(());
+    };
+    let dir = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(upper)
+        .map_err(|e| format!("rootfs: open upperdir {upper}: {e}"))?;
+    let st = nix::sys::stat::fstat(dir.as_raw_fd())
+        .map_err(|e| format!("rootfs: fstat {upper}: {e}"))?;
+    if (st.st_uid, st.st_gid) != (0, 0) {
+        return Ok(());
+    }
+    nix::unistd::fchown(
+        dir.as_raw_fd(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .map_err(|e| format!("rootfs: chown upperdir {upper} to {uid}:{gid}: {e}"))
+}
+
 /// Mounts the snapshot at `<bundle>/rootfs`; returns the mount point when something was
 /// mounted (to unmount on delete).
 pub fn mount_rootfs(bundle: &Path, mounts: &[Mount]) -> Result<Option<PathBuf>, String> {
@@ -203,9 +280,21 @@ pub fn mount_rootfs(bundle: &Path, mounts: &[Mount]) -> Result<Option<PathBuf>, 
     let (ids, options) = split_idmap(&m.options)?;
     let mut _lowers = None;
     let options = match (&ids, m.type_.as_str()) {
+        (None, "overlay") => match pod_userns(bundle) {
+            Some(pod) => {
+                let (o, l) = idmap_lowers(bundle, &options, pod.fd.as_fd())?;
+                _lowers = Some(l);
+                if let Some(root) = pod.root {
+                    give_upper(&o, root)?;
+                }
+                o
+            }
+            None => options,
+        },
         (None, _) => options,
         (Some(ids), "overlay") => {
-            let (o, l) = idmap_lowers(bundle, &options, ids)?;
+            let userns = ids.userns()?;
+            let (o, l) = idmap_lowers(bundle, &options, userns.as_fd())?;
             _lowers = Some(l);
             o
         }
