@@ -8,9 +8,10 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO/$TARGET_DIR ;; esac
 
-# Debian packages the scripts rely on (Debian 12 names).
+# Debian packages the scripts rely on (Debian 12 names). podman (4.3.1, with conmon) drives the
+# CLI in tests/podman.rs; bsdutils has script(1), the pty its `run -it`/`exec -it` need.
 PINHOLE_APT_PACKAGES=(containerd runc crun busybox-static hyperfine jq protobuf-compiler
-  libseccomp-dev pkg-config libc6-dev curl util-linux containernetworking-plugins)
+  libseccomp-dev pkg-config libc6-dev curl util-linux bsdutils containernetworking-plugins podman)
 
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'warning: %s\n' "$*" >&2; }

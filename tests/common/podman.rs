@@ -1,0 +1,484 @@
+//! Harness for tests that drive the pinhole CLI through podman 4.3.1 (Debian bookworm's
+//! `podman`, installed by `hack/lib.sh ensure_packages`), the way a user does with
+//! `podman --runtime <pinhole>`.
+//!
+//! Include it after the CLI harness: `mod common;` then `#[path = "common/podman.rs"] mod
+//! podman;`.
+//!
+//! [`Podman::start`] makes a short `/tmp/php-XXXXXX` dir holding everything podman keeps:
+//! `--root` (image and container storage), `--runroot`, `--tmpdir` (events, exit files), a
+//! `containers.conf` of its own (`CONTAINERS_CONF`: no network, the host's rlimits, no
+//! healthchecks) and a `registries.conf` with no registry. Every call passes `--runtime
+//! <pinhole>` ([`crate::common::pinhole_bin`]), `--cgroup-manager cgroupfs` (pinhole writes
+//! cgroupfs itself and refuses `--systemd-cgroup`) and `--events-backend file`; containers get
+//! `--cgroup-parent /<dir name>`. The test rootfs is `podman import`ed as [`IMAGE`]: no
+//! registry.
+//!
+//! pinhole's state stays in its default root ([`STATE_ROOT`]): podman 4.3 gives `--runtime-flag`
+//! flags to the calls it makes itself, but not to the `delete` of its cleanup process (the
+//! exit command conmon runs), so a `--runtime-flag root=...` would leave every container's
+//! state behind. [`Podman::leaks`] checks that root for the containers this instance made.
+//!
+//! Drop removes every container (`podman rm -af`), kills what still names the dir (conmon),
+//! unmounts what is left below it, removes the cgroup parent (podman's own `conmon` cgroup
+//! lives there) and the dir.
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::common::{pinhole_bin, rmdir_tree, rootfs, wait_until};
+
+/// The test rootfs as podman knows it.
+pub const IMAGE: &str = "localhost/pinhole-test:1";
+/// Upper bound for one podman call.
+pub const PODMAN_TIMEOUT: Duration = Duration::from_secs(60);
+/// pinhole's default state root, where podman's containers live (see the module docs).
+pub const STATE_ROOT: &str = "/run/pinhole";
+/// The podman this harness is written for (bookworm's).
+pub const PODMAN_VERSION: &str = "4.3.1";
+
+/// Output of one command.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// What ran.
+    pub cmd: String,
+    /// Exit code (-1: killed by the harness or by a signal).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn ok(&self) -> bool {
+        self.code == 0
+    }
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        self.assert_code(0)
+    }
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "command: {}\nexit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--------------",
+            self.cmd, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` (stdin `/dev/null`, output to files) for at most `timeout`; SIGKILL after.
+pub fn run_cmd(mut cmd: Command, timeout: Duration, scratch: &Path) -> Out {
+    let desc = format!("{cmd:?}");
+    let n = {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    };
+    let (po, pe) = (
+        scratch.join(format!("out-{n}")),
+        scratch.join(format!("err-{n}")),
+    );
+    cmd.stdin(Stdio::null())
+        .stdout(File::create(&po).expect("stdout file"))
+        .stderr(File::create(&pe).expect("stderr file"));
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Out {
+                cmd: desc,
+                code: -1,
+                stdout: String::new(),
+                stderr: format!("spawn failed: {e}"),
+            }
+        }
+    };
+    let deadline = Instant::now() + timeout;
+    let code = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s.code().unwrap_or(-1),
+            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break -1;
+            }
+        }
+    };
+    let read = |p: &Path| {
+        let s = fs::read(p)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let _ = fs::remove_file(p);
+        s
+    };
+    let mut stderr = read(&pe);
+    if Instant::now() >= deadline {
+        stderr.push_str(&format!("\n[harness: killed after {timeout:?}]\n"));
+    }
+    Out {
+        cmd: desc,
+        code,
+        stdout: read(&po),
+        stderr,
+    }
+}
+
+/// `s` quoted for `sh -c`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Mount points (mountinfo field 5, octal escapes undone).
+pub fn mount_points() -> Vec<String> {
+    let s = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    s.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| {
+            m.replace("\\040", " ")
+                .replace("\\011", "\t")
+                .replace("\\012", "\n")
+                .replace("\\134", "\\")
+        })
+        .collect()
+}
+
+/// Live pids whose command line contains `needle`.
+fn pids_naming(needle: &str) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let mut v = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(needle) {
+            v.push((pid, text));
+        }
+    }
+    v
+}
+
+/// A private podman (storage, run root, tmpdir, config) driving the pinhole CLI.
+pub struct Podman {
+    /// Everything of this instance is below it.
+    pub dir: PathBuf,
+    /// The pinhole binary given as `--runtime`.
+    pub runtime: PathBuf,
+    /// The `--cgroup-parent` of every container (`/<dir name>`).
+    pub cgroup_parent: String,
+    scratch: PathBuf,
+}
+
+impl Podman {
+    /// A private podman with [`IMAGE`] imported. Panics with the reason when podman is
+    /// missing or is not [`PODMAN_VERSION`].
+    #[track_caller]
+    pub fn start() -> Podman {
+        crate::common::require_root();
+        let v = Command::new("podman").arg("--version").output();
+        let version = match &v {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            _ => panic!(
+                "podman not runnable ({v:?}): `bash -c '. hack/lib.sh; ensure_packages'` installs it"
+            ),
+        };
+        assert!(
+            version.ends_with(PODMAN_VERSION),
+            "{version}: these tests are written for podman {PODMAN_VERSION} (Debian bookworm)"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("php-")
+            .tempdir_in("/tmp")
+            .expect("tempdir")
+            .keep();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let scratch = dir.join("out");
+        fs::create_dir_all(&scratch).expect("scratch dir");
+        let p = Podman {
+            runtime: pinhole_bin(),
+            cgroup_parent: format!("/{name}"),
+            scratch,
+            dir,
+        };
+        p.write_config();
+        p.import();
+        eprintln!(
+            "podman harness: {version} with --runtime {} in {}",
+            p.runtime.display(),
+            p.dir.display()
+        );
+        p
+    }
+
+    /// `containers.conf` and `registries.conf` of this instance.
+    fn write_config(&self) {
+        // This host has no CAP_SYS_RESOURCE: podman's default rlimits (nofile 1048576, nproc
+        // from the host's hard limit) cannot be raised to, by runc neither.
+        let conf = r#"[containers]
+netns = "none"
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+log_driver = "k8s-file"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"#;
+        fs::write(self.dir.join("containers.conf"), conf).expect("containers.conf");
+        fs::write(
+            self.dir.join("registries.conf"),
+            "unqualified-search-registries = []\n",
+        )
+        .expect("registries.conf");
+    }
+
+    /// `tar -C <test rootfs> -cf - . | podman import - IMAGE`.
+    fn import(&self) {
+        let tar = self.dir.join("rootfs.tar");
+        let mut t = Command::new("tar");
+        t.arg("-C").arg(rootfs()).arg("-cf").arg(&tar).arg(".");
+        run_cmd(t, PODMAN_TIMEOUT, &self.scratch).assert_ok();
+        self.podman(&["import", tar.to_str().unwrap(), IMAGE])
+            .assert_ok();
+        let _ = fs::remove_file(&tar);
+    }
+
+    /// A `podman <private globals> ARGS...` command.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("podman");
+        c.args(self.global_args()).args(args);
+        self.env(&mut c);
+        c
+    }
+
+    /// The global flags of every call.
+    pub fn global_args(&self) -> Vec<String> {
+        let d = |p: &str| self.dir.join(p).display().to_string();
+        vec![
+            "--root".into(),
+            d("root"),
+            "--runroot".into(),
+            d("run"),
+            "--tmpdir".into(),
+            d("tmp"),
+            "--storage-driver".into(),
+            "overlay".into(),
+            "--cgroup-manager".into(),
+            "cgroupfs".into(),
+            "--events-backend".into(),
+            "file".into(),
+            "--runtime".into(),
+            self.runtime.display().to_string(),
+        ]
+    }
+
+    fn env(&self, c: &mut Command) {
+        c.env("CONTAINERS_CONF", self.dir.join("containers.conf"))
+            .env(
+                "CONTAINERS_REGISTRIES_CONF",
+                self.dir.join("registries.conf"),
+            )
+            .env_remove("PINHOLE_POLICY")
+            .current_dir(&self.dir);
+    }
+
+    /// `podman ARGS...` with [`PODMAN_TIMEOUT`].
+    pub fn podman(&self, args: &[&str]) -> Out {
+        run_cmd(self.command(args), PODMAN_TIMEOUT, &self.scratch)
+    }
+
+    /// Full ids of every container this instance created (its `create` events).
+    pub fn created_ids(&self) -> Vec<String> {
+        let o = run_cmd(
+            self.command(&[
+                "events",
+                "--stream=false",
+                "--filter",
+                "type=container",
+                "--filter",
+                "event=create",
+                "--format",
+                "{{.ID}}",
+            ]),
+            PODMAN_TIMEOUT,
+            &self.scratch,
+        );
+        let mut ids: Vec<String> = o.stdout.split_whitespace().map(str::to_string).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// The arguments of a container's `run`/`create`: `--cgroup-parent`, then `extra`.
+    pub fn ctr_args<'a>(&'a self, verb: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![verb, "--cgroup-parent", self.cgroup_parent.as_str()];
+        args.extend_from_slice(extra);
+        args
+    }
+
+    /// `podman run --rm --name NAME [extra...] IMAGE sh -c SCRIPT`.
+    pub fn run(&self, name: &str, extra: &[&str], script: &str) -> Out {
+        let mut args = self.ctr_args("run", &["--rm", "--name", name]);
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
+        self.podman(&args)
+    }
+
+    /// `script -qec "podman ARGS..." /dev/null`: podman on a pty of its own (`-it`), its
+    /// output as the terminal shows it (CR LF line ends), the exit code podman's.
+    pub fn on_tty(&self, args: &[&str]) -> Out {
+        let line: Vec<String> = std::iter::once("podman".to_string())
+            .chain(self.global_args())
+            .chain(args.iter().map(|a| a.to_string()))
+            .map(|a| sh_quote(&a))
+            .collect();
+        let mut c = Command::new("script");
+        c.args(["-qec", &line.join(" "), "/dev/null"]);
+        self.env(&mut c);
+        run_cmd(c, PODMAN_TIMEOUT, &self.scratch)
+    }
+
+    /// The full id of container `name`.
+    pub fn id(&self, name: &str) -> String {
+        let o = self.podman(&["inspect", "--format", "{{.Id}}", name]);
+        o.assert_ok();
+        o.stdout.trim().to_string()
+    }
+
+    /// `podman inspect --format FORMAT NAME`, trimmed.
+    pub fn inspect(&self, name: &str, format: &str) -> String {
+        let o = self.podman(&["inspect", "--format", format, name]);
+        o.assert_ok();
+        o.stdout.trim().to_string()
+    }
+
+    /// Polls `inspect {{.State.Status}}` until it is `want`; panics after `timeout`.
+    #[track_caller]
+    pub fn wait_status(&self, name: &str, want: &str, timeout: Duration) {
+        let mut last = String::new();
+        let ok = wait_until(timeout, || {
+            last = self.inspect(name, "{{.State.Status}}");
+            last == want
+        });
+        assert!(
+            ok,
+            "{name}: status {last:?}, not {want:?} within {timeout:?}"
+        );
+    }
+
+    /// The host cgroup directories (every hierarchy) below the cgroup parent.
+    fn parent_dirs(&self) -> Vec<PathBuf> {
+        let root = Path::new("/sys/fs/cgroup");
+        let rel = self.cgroup_parent.trim_start_matches('/');
+        let mut v = vec![root.join(rel)];
+        for e in fs::read_dir(root).into_iter().flatten().flatten() {
+            v.push(e.path().join(rel));
+        }
+        v.retain(|p| p.is_dir());
+        v
+    }
+
+    /// What of this instance's containers is still on the host: containers podman lists,
+    /// pinhole state directories of the containers it made, mounts below the dir, container
+    /// cgroups (anything but podman's own `conmon` below the parent), processes naming the
+    /// dir (conmon, a container's pinhole).
+    pub fn leaks(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let ps = run_cmd(
+            self.command(&["ps", "-aq", "--no-trunc"]),
+            PODMAN_TIMEOUT,
+            &self.scratch,
+        );
+        for id in ps.stdout.split_whitespace() {
+            v.push(format!("podman container {id}"));
+        }
+        for id in self.created_ids() {
+            let state = Path::new(STATE_ROOT).join(id);
+            if state.exists() {
+                v.push(format!("pinhole state {}", state.display()));
+            }
+        }
+        let dir = self.dir.display().to_string();
+        for m in mount_points().into_iter().filter(|m| m.starts_with(&dir)) {
+            v.push(format!("mount {m}"));
+        }
+        for p in self.parent_dirs() {
+            for e in fs::read_dir(&p).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != "conmon" {
+                    v.push(format!("cgroup {}", e.path().display()));
+                }
+            }
+        }
+        for (pid, cmd) in pids_naming(&dir) {
+            v.push(format!("process {pid}: {cmd}"));
+        }
+        v
+    }
+
+    /// Panics unless [`Podman::leaks`] is empty (waiting a few seconds for podman's cleanup
+    /// process, which runs after the container exits).
+    #[track_caller]
+    pub fn assert_clean(&self) {
+        let mut left = Vec::new();
+        let ok = wait_until(Duration::from_secs(10), || {
+            left = self.leaks();
+            left.is_empty()
+        });
+        assert!(ok, "left behind:\n  {}", left.join("\n  "));
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = run_cmd(
+            self.command(&["rm", "-af", "-t", "0"]),
+            PODMAN_TIMEOUT,
+            &self.scratch,
+        );
+        let dir = self.dir.display().to_string();
+        for (pid, _) in pids_naming(&dir) {
+            // SAFETY: kill(2) takes plain integers; the pid named our private dir.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // pinhole state of containers podman could not remove
+        for id in self.created_ids() {
+            if Path::new(STATE_ROOT).join(&id).exists() {
+                let _ = Command::new(&self.runtime)
+                    .args(["delete", "--force", &id])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let mut mounts: Vec<String> = mount_points()
+            .into_iter()
+            .filter(|m| m.starts_with(&dir))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let c = std::ffi::CString::new(m).unwrap();
+            // SAFETY: umount2 with a NUL-terminated path we own.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        for p in self.parent_dirs() {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while p.exists() && rmdir_tree(&p).is_err() && Instant::now() < deadline {
+                sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
