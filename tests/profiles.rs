@@ -354,3 +354,62 @@ fn engine_default_profiles_are_accepted_unchanged() {
         .assert_error(&["unknown syscall \"no_such_syscall\""]);
     c.assert_clean();
 }
+
+/// Issue 10 item 2: security-profiles-operator profiles (tests/data/spo-seccomp-profiles.yaml,
+/// SeccompProfile objects in the shape of the operator's examples) as the operator puts them on
+/// the node, each `spec` handed unchanged as the spec's linux.seccomp: `pinhole profile check`
+/// accepts every one, a block-all profile is a create error naming execve, the others confine
+/// the workload (alone, with the rules they list, and under the pinhole ceiling).
+#[test]
+fn spo_example_profiles_are_accepted_unchanged() {
+    let path = repo_root().join("tests/data/spo-seccomp-profiles.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut seen = 0;
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let obj: serde_json::Value =
+            serde_json::to_value(serde_yaml::Value::deserialize(doc).unwrap()).unwrap();
+        let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+        let note = |k: &str| {
+            obj["metadata"]["annotations"][k]
+                .as_str()
+                .map(str::to_string)
+        };
+        let profile = obj["spec"].clone();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), profile.to_string()).unwrap();
+        Ctr::new("spo-prof")
+            .pinhole(&["profile", "check", file.path().to_str().unwrap()])
+            .assert_ok();
+        for policy in [None, Some("pinhole")] {
+            let mut c = Ctr::new("spo-prof");
+            c.spec["linux"]["seccomp"] = profile.clone();
+            c.sh("grep Seccomp: /proc/self/status; abiprobe raw x86_64 250; echo ran");
+            let out = match policy {
+                None => c.run(),
+                Some(p) => c.run_under(p),
+            };
+            match note("pinhole.test/expect").as_deref() {
+                Some("refused") => {
+                    out.assert_error(&["execve", "/bin/sh", "Operation not permitted"]);
+                }
+                Some("confined") => {
+                    out.assert_ok();
+                    assert!(
+                        out.stdout.contains("Seccomp:\t2") && out.stdout.ends_with("ran\n"),
+                        "{name} under {policy:?}: {out}"
+                    );
+                    if let (None, Some(want)) = (policy, note("pinhole.test/keyctl")) {
+                        assert!(
+                            out.stdout.contains(&format!("raw x86_64 250 {want}\n")),
+                            "{name}: keyctl not {want}: {out}"
+                        );
+                    }
+                }
+                other => panic!("{name}: pinhole.test/expect {other:?}"),
+            }
+            c.assert_clean();
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 5, "{}", path.display());
+}

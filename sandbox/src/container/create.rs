@@ -189,6 +189,9 @@ pub(crate) fn check(
     // so it goes last, right before execve (as runc installs it).
     for sc in ceiling.iter().chain(linux.seccomp().iter()) {
         let filter = crate::seccomp::compile_cached(&root.seccomp_cache(), sc, &optional)?;
+        if let Some(verdict) = filter.refuses_exec() {
+            return Err(Error::Other(refused_exec(process, verdict)));
+        }
         seccomp.push(SeccompPlan {
             program: filter.to_bytes(),
             flags: sc.flags().clone().unwrap_or_default(),
@@ -204,6 +207,18 @@ pub(crate) fn check(
         init_seccomp,
         supervision,
     })
+}
+
+/// Why nothing could start under a profile that refuses every exec: named before the init
+/// installs it, where no error could be written back (a block-all profile refuses `write`
+/// and `exit_group` too).
+fn refused_exec(process: &oci_spec::runtime::Process, verdict: u32) -> String {
+    let what = crate::seccomp::surface::describe_verdict(verdict);
+    let arg0 = process.args().as_ref().and_then(|a| a.first());
+    format!(
+        "linux.seccomp: the profile refuses execve and execveat ({what}): {} could never start",
+        arg0.map_or_else(|| "process.args".to_string(), |a| format!("{a:?}"))
+    )
 }
 
 /// The init's filters and the supervision for what the caller or the annotations ask.

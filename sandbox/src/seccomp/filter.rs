@@ -46,6 +46,34 @@ impl Filter {
         &self.hash
     }
 
+    /// The verdict on `execve` and `execveat` of the native architecture when the filter
+    /// refuses both whatever their arguments, so that no process could ever start under it
+    /// (an SPO "block-all" profile, a recorded profile missing its exec). `None` when either
+    /// may run (on some arguments).
+    pub fn refuses_exec(&self) -> Option<u32> {
+        use super::interp::{run_traced, Data};
+        use super::names::TargetArch;
+        use super::surface::is_allow;
+        let arch = TargetArch::NATIVE;
+        let mut verdict = None;
+        for name in ["execve", "execveat"] {
+            let nr = arch.lookup(name)?;
+            let data = Data {
+                nr,
+                arch: arch.audit_arch(),
+                ..Data::default()
+            };
+            let mut branches = Vec::new();
+            let ret = run_traced(&self.program, &data, &mut branches);
+            // a verdict that depends on an argument may allow other arguments
+            if is_allow(ret) || !branches.is_empty() {
+                return None;
+            }
+            verdict.get_or_insert(ret);
+        }
+        verdict
+    }
+
     /// Serializes the filter: `PNHBPF01`, sha256 of the program, then 8 bytes per instruction
     /// (`code` u16 LE, `jt`, `jf`, `k` u32 LE).
     pub fn to_bytes(&self) -> Vec<u8> {

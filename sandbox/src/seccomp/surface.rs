@@ -76,6 +76,18 @@ pub fn action_name(ret: u32) -> String {
     }
 }
 
+/// [`action_name`], with the errno's text for an `SCMP_ACT_ERRNO` (`SCMP_ACT_ERRNO(1):
+/// Operation not permitted`).
+pub fn describe_verdict(ret: u32) -> String {
+    match ret & RET_ACTION_FULL {
+        RET_ERRNO => {
+            let errno = nix::errno::Errno::from_raw((ret & RET_DATA) as i32);
+            format!("{}: {}", action_name(ret), errno.desc())
+        }
+        _ => action_name(ret),
+    }
+}
+
 /// One syscall a filter stack allows on one architecture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowed {

@@ -1241,3 +1241,25 @@ fn compiled_programs_match_the_model_on_generated_profiles() {
     // The generator must mostly produce profiles that compile, or the check checks little.
     assert!(compiled > cases / 3, "only {compiled} of {cases} compiled");
 }
+
+#[test]
+fn refuses_exec_only_when_no_exec_can_run() {
+    let f = |v: serde_json::Value| compile(&serde_json::from_value(v).unwrap(), &[]).unwrap();
+    let block_all = f(json!({"defaultAction": "SCMP_ACT_ERRNO"}));
+    assert_eq!(block_all.refuses_exec(), Some(errno(1)));
+    let kill = f(json!({"defaultAction": "SCMP_ACT_KILL_PROCESS",
+        "syscalls": [{"names": ["write"], "action": "SCMP_ACT_ALLOW"}]}));
+    assert_eq!(kill.refuses_exec(), Some(RET_KILL_PROCESS));
+    for allowed in [
+        json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+        json!({"defaultAction": "SCMP_ACT_LOG"}),
+        json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ALLOW"}]}),
+        // allowed for some arguments only: not refused outright
+        json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 2, "value": 7, "op": "SCMP_CMP_EQ"}]}]}),
+    ] {
+        assert_eq!(f(allowed.clone()).refuses_exec(), None, "{allowed}");
+    }
+}
