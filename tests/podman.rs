@@ -5,7 +5,8 @@
 //! --console-socket]`, `pause`, `resume`, `kill`, `delete --force`; each test checks what a
 //! user sees and that nothing is left (containers, pinhole state, mounts, cgroups, conmon).
 
-mod common;
+#[path = "common/containerd.rs"]
+mod containerd;
 #[path = "common/podman.rs"]
 mod podman;
 
@@ -85,7 +86,7 @@ fn detached_exec_logs_pause_stop() {
     o.assert_ok();
     assert!(o.stdout.contains("sleep 30"), "{o}");
     assert!(
-        common::wait_until(Duration::from_secs(5), || p
+        containerd::wait_until(Duration::from_secs(5), || p
             .podman(&["logs", "d1"])
             .stdout
             .contains("started")),
@@ -136,7 +137,7 @@ fn detached_exec_logs_pause_stop() {
 fn read_only_with_tmpfs_copyup() {
     let p = Podman::start();
     let image_passwd =
-        std::fs::read_to_string(common::rootfs().join("etc/passwd")).expect("rootfs passwd");
+        std::fs::read_to_string(containerd::rootfs().join("etc/passwd")).expect("rootfs passwd");
     let o = p.run(
         "ro1",
         &["--read-only", "--tmpfs", "/tmp", "--tmpfs", "/etc"],

@@ -231,16 +231,6 @@ fn wait_child(child: &mut Child, timeout: Duration) -> Option<i32> {
     }
 }
 
-/// Every pid in /proc.
-pub fn all_pids() -> Vec<i32> {
-    fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Shim processes of the containerd listening on `sock`: (pid, argv) of every
 /// `containerd-shim*` whose command line carries `-address <sock>`.
 pub fn shims_of(sock: &Path) -> Vec<(i32, Vec<String>)> {
@@ -308,6 +298,21 @@ pub fn mount_points() -> Vec<String> {
         .filter_map(|l| l.split(' ').nth(4))
         .map(unescape_mountinfo)
         .collect()
+}
+
+/// Detaches every mount at or below `dir`, deepest first (what a killed daemon left).
+pub fn umount_below(dir: &Path) {
+    let dir = dir.to_string_lossy().into_owned();
+    let mut mounts: Vec<String> = mount_points()
+        .into_iter()
+        .filter(|m| m.starts_with(&dir))
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mounts {
+        let c = std::ffi::CString::new(m).unwrap();
+        // SAFETY: umount2 with a NUL-terminated path we own.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
 }
 
 fn unescape_mountinfo(s: &str) -> String {

@@ -22,7 +22,8 @@
 #![allow(dead_code)]
 
 use crate::containerd::{
-    mkdtemp, mount_points, repo_root, run_cmd, run_cmd_stdin, shim_bin, wait_until, Containerd, Out,
+    mkdtemp, mount_points, repo_root, run_cmd, run_cmd_stdin, shim_bin, umount_below, wait_until,
+    Containerd, Out,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -315,18 +316,8 @@ impl Docker {
             let _ = child.kill();
             let _ = child.wait();
         }
-        // Mounts dockerd did not take down itself (after a kill): deepest first.
-        let dir = self.dir.to_string_lossy().into_owned();
-        let mut mounts: Vec<String> = mount_points()
-            .into_iter()
-            .filter(|m| m.starts_with(&dir))
-            .collect();
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in mounts {
-            let c = std::ffi::CString::new(m).unwrap();
-            // SAFETY: umount2 with a NUL-terminated path we own.
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
+        // Mounts dockerd did not take down itself (after a kill).
+        umount_below(&self.dir);
         for p in self.cgroup_dirs() {
             let _ = crate::containerd::rmdir_tree(&p);
         }

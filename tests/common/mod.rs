@@ -19,7 +19,6 @@
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::fs::{self, File};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::sleep;
@@ -48,55 +47,6 @@ pub const UNCONFINED_WARNING: &str = "pinhole: warning: PINHOLE_POLICY unconfine
 /// The broad seccomp allowlist (an OCI `LinuxSeccomp` object), also usable by the benches as
 /// `SECCOMP_JSON=tests/common/seccomp-allowlist.json`.
 pub const SECCOMP_ALLOWLIST_JSON: &str = include_str!("seccomp-allowlist.json");
-
-/// The pinhole binary under test: `$PINHOLE_BIN`, else `pinhole` next to this test's build
-/// profile (`<target>/debug/pinhole`), else `<repo>/target/debug/pinhole`.
-/// Panics with instructions when it does not exist.
-pub fn pinhole_bin() -> PathBuf {
-    let p = pinhole_binary();
-    let ok = fs::metadata(&p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false);
-    if !ok {
-        panic!(
-            "pinhole binary not found at {}: build it with `cargo build -p pinhole-sandbox --bin pinhole` \
-             (or point PINHOLE_BIN at it)",
-            p.display()
-        );
-    }
-    p
-}
-
-/// The shared test rootfs: `$PINHOLE_TEST_ROOTFS`, else `<target>/pinhole-test/rootfs` of this
-/// test's target dir if present, else `<repo>/target/pinhole-test/rootfs`.
-/// Panics with instructions when it is missing or incomplete. Always absolute.
-pub fn rootfs() -> PathBuf {
-    let p = match std::env::var_os("PINHOLE_TEST_ROOTFS") {
-        Some(v) => PathBuf::from(v),
-        None => profile_dir()
-            .and_then(|d| d.parent().map(|t| t.join("pinhole-test/rootfs")))
-            .filter(|p| p.join("bin/busybox").exists())
-            .unwrap_or_else(|| repo_root().join("target/pinhole-test/rootfs")),
-    };
-    for f in ["bin/busybox", "bin/sh", "bin/alloc"] {
-        if !p.join(f).exists() {
-            panic!(
-                "test rootfs incomplete: {} missing: run `hack/build-rootfs.sh` \
-                 (or point PINHOLE_TEST_ROOTFS at a rootfs built by it)",
-                p.join(f).display()
-            );
-        }
-    }
-    fs::canonicalize(&p).expect("canonicalize rootfs")
-}
-
-/// Panics unless running as root (containers need it).
-pub fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        panic!("the pinhole integration tests must run as root");
-    }
-}
 
 // ------------------------------------------------------------------------------------------------
 // Capabilities
@@ -965,16 +915,9 @@ pub fn rmdir_tree(p: &Path) -> std::io::Result<()> {
 /// Pids of live processes whose environment carries `PINHOLE_TEST_MARK=<id>`.
 pub fn marked_pids(id: &str) -> Vec<i32> {
     let want = format!("{MARK_VAR}={id}");
-    let me = std::process::id() as i32;
     let mut v = Vec::new();
-    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(env) = fs::read(e.path().join("environ")) else {
+    for pid in other_pids() {
+        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
             continue;
         };
         if env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) {

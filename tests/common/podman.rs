@@ -2,14 +2,15 @@
 //! `podman`, installed by `hack/lib.sh ensure_packages`), the way a user does with
 //! `podman --runtime <pinhole>`.
 //!
-//! Include it after the CLI harness: `mod common;` then `#[path = "common/podman.rs"] mod
+//! Include it after the containerd harness (its `Out`, `run_cmd`, mount and /proc helpers):
+//! `#[path = "common/containerd.rs"] mod containerd;`, then `#[path = "common/podman.rs"] mod
 //! podman;`.
 //!
 //! [`Podman::start`] makes a short `/tmp/php-XXXXXX` dir holding everything podman keeps:
 //! `--root` (image and container storage), `--runroot`, `--tmpdir` (events, exit files), a
 //! `containers.conf` of its own (`CONTAINERS_CONF`: no network, the host's rlimits, no
 //! healthchecks) and a `registries.conf` with no registry. Every call passes `--runtime
-//! <pinhole>` ([`crate::common::pinhole_bin`]), `--cgroup-manager cgroupfs` (pinhole writes
+//! <pinhole>` ([`crate::containerd::pinhole_bin`]), `--cgroup-manager cgroupfs` (pinhole writes
 //! cgroupfs itself and refuses `--systemd-cgroup`) and `--events-backend file`; containers get
 //! `--cgroup-parent /<dir name>`. The test rootfs is `podman import`ed as [`IMAGE`]: no
 //! registry.
@@ -24,13 +25,16 @@
 //! lives there) and the dir.
 #![allow(dead_code)]
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::common::{pinhole_bin, rmdir_tree, rootfs, wait_until};
+use crate::containerd::{
+    mount_points, other_pids, pinhole_bin, require_root, rmdir_tree, rootfs, run_cmd, umount_below,
+    wait_until, Out,
+};
 
 /// The test rootfs as podman knows it.
 pub const IMAGE: &str = "localhost/pinhole-test:1";
@@ -41,129 +45,16 @@ pub const STATE_ROOT: &str = "/run/pinhole";
 /// The podman this harness is written for (bookworm's).
 pub const PODMAN_VERSION: &str = "4.3.1";
 
-/// Output of one command.
-#[derive(Debug, Clone)]
-pub struct Out {
-    /// What ran.
-    pub cmd: String,
-    /// Exit code (-1: killed by the harness or by a signal).
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Out {
-    pub fn ok(&self) -> bool {
-        self.code == 0
-    }
-    #[track_caller]
-    pub fn assert_ok(&self) -> &Self {
-        self.assert_code(0)
-    }
-    #[track_caller]
-    pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "unexpected exit code\n{self}");
-        self
-    }
-}
-
-impl std::fmt::Display for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "command: {}\nexit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--------------",
-            self.cmd, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `cmd` (stdin `/dev/null`, output to files) for at most `timeout`; SIGKILL after.
-pub fn run_cmd(mut cmd: Command, timeout: Duration, scratch: &Path) -> Out {
-    let desc = format!("{cmd:?}");
-    let n = {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    };
-    let (po, pe) = (
-        scratch.join(format!("out-{n}")),
-        scratch.join(format!("err-{n}")),
-    );
-    cmd.stdin(Stdio::null())
-        .stdout(File::create(&po).expect("stdout file"))
-        .stderr(File::create(&pe).expect("stderr file"));
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Out {
-                cmd: desc,
-                code: -1,
-                stdout: String::new(),
-                stderr: format!("spawn failed: {e}"),
-            }
-        }
-    };
-    let deadline = Instant::now() + timeout;
-    let code = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s.code().unwrap_or(-1),
-            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break -1;
-            }
-        }
-    };
-    let read = |p: &Path| {
-        let s = fs::read(p)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let _ = fs::remove_file(p);
-        s
-    };
-    let mut stderr = read(&pe);
-    if Instant::now() >= deadline {
-        stderr.push_str(&format!("\n[harness: killed after {timeout:?}]\n"));
-    }
-    Out {
-        cmd: desc,
-        code,
-        stdout: read(&po),
-        stderr,
-    }
-}
-
 /// `s` quoted for `sh -c`.
 pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// Mount points (mountinfo field 5, octal escapes undone).
-pub fn mount_points() -> Vec<String> {
-    let s = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    s.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| {
-            m.replace("\\040", " ")
-                .replace("\\011", "\t")
-                .replace("\\012", "\n")
-                .replace("\\134", "\\")
-        })
-        .collect()
-}
-
 /// Live pids whose command line contains `needle`.
 fn pids_naming(needle: &str) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
     let mut v = Vec::new();
-    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
+    for pid in other_pids() {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if text.contains(needle) {
             v.push((pid, text));
@@ -180,7 +71,6 @@ pub struct Podman {
     pub runtime: PathBuf,
     /// The `--cgroup-parent` of every container (`/<dir name>`).
     pub cgroup_parent: String,
-    scratch: PathBuf,
 }
 
 impl Podman {
@@ -188,7 +78,7 @@ impl Podman {
     /// missing or is not [`PODMAN_VERSION`].
     #[track_caller]
     pub fn start() -> Podman {
-        crate::common::require_root();
+        require_root();
         let v = Command::new("podman").arg("--version").output();
         let version = match &v {
             Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
@@ -206,12 +96,9 @@ impl Podman {
             .expect("tempdir")
             .keep();
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let scratch = dir.join("out");
-        fs::create_dir_all(&scratch).expect("scratch dir");
         let p = Podman {
             runtime: pinhole_bin(),
             cgroup_parent: format!("/{name}"),
-            scratch,
             dir,
         };
         p.write_config();
@@ -250,7 +137,7 @@ events_logger = "file"
         let tar = self.dir.join("rootfs.tar");
         let mut t = Command::new("tar");
         t.arg("-C").arg(rootfs()).arg("-cf").arg(&tar).arg(".");
-        run_cmd(t, PODMAN_TIMEOUT, &self.scratch).assert_ok();
+        run_cmd(t, PODMAN_TIMEOUT).assert_ok();
         self.podman(&["import", tar.to_str().unwrap(), IMAGE])
             .assert_ok();
         let _ = fs::remove_file(&tar);
@@ -297,7 +184,7 @@ events_logger = "file"
 
     /// `podman ARGS...` with [`PODMAN_TIMEOUT`].
     pub fn podman(&self, args: &[&str]) -> Out {
-        run_cmd(self.command(args), PODMAN_TIMEOUT, &self.scratch)
+        run_cmd(self.command(args), PODMAN_TIMEOUT)
     }
 
     /// Full ids of every container this instance created (its `create` events).
@@ -314,7 +201,6 @@ events_logger = "file"
                 "{{.ID}}",
             ]),
             PODMAN_TIMEOUT,
-            &self.scratch,
         );
         let mut ids: Vec<String> = o.stdout.split_whitespace().map(str::to_string).collect();
         ids.sort();
@@ -348,7 +234,7 @@ events_logger = "file"
         let mut c = Command::new("script");
         c.args(["-qec", &line.join(" "), "/dev/null"]);
         self.env(&mut c);
-        run_cmd(c, PODMAN_TIMEOUT, &self.scratch)
+        run_cmd(c, PODMAN_TIMEOUT)
     }
 
     /// The full id of container `name`.
@@ -397,11 +283,7 @@ events_logger = "file"
     /// dir (conmon, a container's pinhole).
     pub fn leaks(&self) -> Vec<String> {
         let mut v = Vec::new();
-        let ps = run_cmd(
-            self.command(&["ps", "-aq", "--no-trunc"]),
-            PODMAN_TIMEOUT,
-            &self.scratch,
-        );
+        let ps = run_cmd(self.command(&["ps", "-aq", "--no-trunc"]), PODMAN_TIMEOUT);
         for id in ps.stdout.split_whitespace() {
             v.push(format!("podman container {id}"));
         }
@@ -443,11 +325,7 @@ events_logger = "file"
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        let _ = run_cmd(
-            self.command(&["rm", "-af", "-t", "0"]),
-            PODMAN_TIMEOUT,
-            &self.scratch,
-        );
+        let _ = run_cmd(self.command(&["rm", "-af", "-t", "0"]), PODMAN_TIMEOUT);
         let dir = self.dir.display().to_string();
         for (pid, _) in pids_naming(&dir) {
             // SAFETY: kill(2) takes plain integers; the pid named our private dir.
@@ -463,16 +341,7 @@ impl Drop for Podman {
                     .status();
             }
         }
-        let mut mounts: Vec<String> = mount_points()
-            .into_iter()
-            .filter(|m| m.starts_with(&dir))
-            .collect();
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in mounts {
-            let c = std::ffi::CString::new(m).unwrap();
-            // SAFETY: umount2 with a NUL-terminated path we own.
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
+        umount_below(&self.dir);
         for p in self.parent_dirs() {
             let deadline = Instant::now() + Duration::from_secs(2);
             while p.exists() && rmdir_tree(&p).is_err() && Instant::now() < deadline {

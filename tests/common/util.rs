@@ -4,6 +4,7 @@
 //! tests), which test binaries include separately.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
@@ -40,6 +41,22 @@ pub fn unique_id(name: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Every pid in /proc.
+pub fn all_pids() -> Vec<i32> {
+    fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every pid in /proc but this process's.
+pub fn other_pids() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    all_pids().into_iter().filter(|p| *p != me).collect()
 }
 
 /// Polls `f` every 20 ms until it returns true; false after `timeout`.
@@ -112,7 +129,6 @@ pub fn assert_no_host_access(stdout: &str, context: &dyn std::fmt::Display) {
 /// is not 0700 or a regular file whose mode is not 0600, one line each. Sockets and fifos are
 /// reached only through their directory and are not listed.
 pub fn loose_modes(root: &Path) -> Vec<String> {
-    use std::os::unix::fs::PermissionsExt;
     let mut bad = Vec::new();
     let mut todo = vec![root.to_path_buf()];
     while let Some(p) = todo.pop() {
@@ -294,4 +310,53 @@ pub fn containerd_v2() -> bool {
 /// The `ctr` of a private containerd's dir (start.sh links the one of its version there).
 pub fn ctr_in(dir: &std::path::Path) -> std::path::PathBuf {
     dir.join("bin/ctr")
+}
+
+/// The pinhole binary under test: `$PINHOLE_BIN`, else `pinhole` next to this test's build
+/// profile (`<target>/debug/pinhole`), else `<repo>/target/debug/pinhole`.
+/// Panics with instructions when it does not exist.
+pub fn pinhole_bin() -> PathBuf {
+    let p = pinhole_binary();
+    let ok = fs::metadata(&p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false);
+    if !ok {
+        panic!(
+            "pinhole binary not found at {}: build it with `cargo build -p pinhole-sandbox --bin pinhole` \
+             (or point PINHOLE_BIN at it)",
+            p.display()
+        );
+    }
+    p
+}
+
+/// The shared test rootfs: `$PINHOLE_TEST_ROOTFS`, else `<target>/pinhole-test/rootfs` of this
+/// test's target dir if present, else `<repo>/target/pinhole-test/rootfs`.
+/// Panics with instructions when it is missing or incomplete. Always absolute.
+pub fn rootfs() -> PathBuf {
+    let p = match std::env::var_os("PINHOLE_TEST_ROOTFS") {
+        Some(v) => PathBuf::from(v),
+        None => profile_dir()
+            .and_then(|d| d.parent().map(|t| t.join("pinhole-test/rootfs")))
+            .filter(|p| p.join("bin/busybox").exists())
+            .unwrap_or_else(|| repo_root().join("target/pinhole-test/rootfs")),
+    };
+    for f in ["bin/busybox", "bin/sh", "bin/alloc"] {
+        if !p.join(f).exists() {
+            panic!(
+                "test rootfs incomplete: {} missing: run `hack/build-rootfs.sh` \
+                 (or point PINHOLE_TEST_ROOTFS at a rootfs built by it)",
+                p.join(f).display()
+            );
+        }
+    }
+    fs::canonicalize(&p).expect("canonicalize rootfs")
+}
+
+/// Panics unless running as root (containers need it).
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("the pinhole integration tests must run as root");
+    }
 }
