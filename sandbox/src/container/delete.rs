@@ -15,7 +15,7 @@ use crate::cgroups::Cgroup;
 pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
     let state = State::load(root, id)?;
     // Read before the state directory goes; run once the container is gone.
-    let spec = super::exec::saved_spec(root, id).ok();
+    let hooks = super::start::saved_hooks(root, id).ok();
     let cg = Cgroup::new(Some(&state.cgroup_path), id)?;
     match state.status {
         Status::Running | Status::Paused if !force => {
@@ -47,8 +47,8 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
     let dir = root.state_dir(id);
     super::userns_pool::release(Path::new(super::userns_pool::DEFAULT_POOL_DIR), &dir);
     std::fs::remove_dir_all(&dir).map_err(Error::io("remove state directory", &dir))?;
-    if let Some(spec) = &spec {
-        super::start::run_post_hooks(spec, &state, crate::hooks::Kind::Poststop);
+    if let Some(hooks) = &hooks {
+        super::start::run_post_hooks(hooks, &state, crate::hooks::Kind::Poststop);
     }
     Ok(())
 }

@@ -48,26 +48,29 @@ pub(super) fn release(root: &Root, id: &str) -> Result<State, Error> {
 /// Runs the container's `poststart` or `poststop` hooks in the runtime namespace; their
 /// failures are warnings (runtime-spec), the lifecycle goes on.
 pub(super) fn post_hooks(root: &Root, state: &State, kind: crate::hooks::Kind) {
-    let spec = match super::exec::saved_spec(root, &state.id) {
-        Ok(spec) => spec,
-        Err(e) => {
-            crate::hooks::warn(&format!("hooks.{}: {e}", kind.name()));
-            return;
-        }
-    };
-    run_post_hooks(&spec, state, kind);
+    match saved_hooks(root, &state.id) {
+        Ok(hooks) => run_post_hooks(&hooks, state, kind),
+        Err(e) => crate::hooks::warn(&format!("hooks.{}: {e}", kind.name())),
+    }
 }
 
-/// [`post_hooks`] with the spec at hand.
+/// The hooks part of container `id`'s saved spec ([`crate::hooks::SpecHooks`]).
+pub(super) fn saved_hooks(root: &Root, id: &str) -> Result<crate::hooks::SpecHooks, Error> {
+    let path = root.state_dir(id).join(super::create::SPEC_FILE);
+    let text = std::fs::read(&path).map_err(Error::io("read", &path))?;
+    serde_json::from_slice(&text).map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+}
+
+/// [`post_hooks`] with the hooks at hand.
 pub(super) fn run_post_hooks(
-    spec: &oci_spec::runtime::Spec,
+    hooks: &crate::hooks::SpecHooks,
     state: &State,
     kind: crate::hooks::Kind,
 ) {
-    let hooks = crate::hooks::of(spec, kind);
-    if hooks.is_empty() {
+    let list = hooks.of(kind);
+    if list.is_empty() {
         return;
     }
-    let json = crate::hooks::state_json(spec, &state.id, kind, state.pid, &state.bundle);
-    crate::hooks::run_warning(kind, hooks, &json, Some(&state.bundle));
+    let json = hooks.state_json(&state.id, kind, state.pid, &state.bundle);
+    crate::hooks::run_warning(kind, list, &json, Some(&state.bundle));
 }

@@ -19,7 +19,7 @@ mod run;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use oci_spec::runtime::{Hook, Spec};
+use oci_spec::runtime::{Hook, Hooks, Spec};
 
 pub use error::{HookError, Reason};
 pub use run::run_one;
@@ -77,7 +77,12 @@ impl Kind {
 
 /// The hooks of `kind` in `spec`.
 pub fn of(spec: &Spec, kind: Kind) -> &[Hook] {
-    let Some(h) = spec.hooks() else {
+    of_hooks(spec.hooks().as_ref(), kind)
+}
+
+/// The hooks of `kind` in a spec's `hooks` object.
+pub fn of_hooks(hooks: Option<&Hooks>, kind: Kind) -> &[Hook] {
+    let Some(h) = hooks else {
         return &[];
     };
     #[allow(deprecated)]
@@ -135,15 +140,49 @@ pub fn refuse(spec: &Spec, policy: &str) -> Result<(), HookError> {
 
 /// The OCI state document a hook reads on stdin.
 pub fn state_json(spec: &Spec, id: &str, kind: Kind, pid: i32, bundle: &Path) -> Vec<u8> {
-    let doc = serde_json::json!({
-        "ociVersion": spec.version(),
-        "id": id,
-        "status": kind.status(),
-        "pid": pid,
-        "bundle": bundle,
-        "annotations": spec.annotations().clone().unwrap_or_default(),
-    });
-    doc.to_string().into_bytes()
+    let view = SpecHooks {
+        oci_version: spec.version().clone(),
+        annotations: spec.annotations().clone(),
+        hooks: None,
+    };
+    view.state_json(id, kind, pid, bundle)
+}
+
+/// What the hooks need of a spec (its version, annotations and hooks), read without the rest:
+/// the long-lived shim reads it for every start and delete (poststart, poststop), and the
+/// typed parser of the whole spec is code it need not carry (unknown fields are skipped; the
+/// spec was validated at create).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SpecHooks {
+    /// `ociVersion`.
+    #[serde(rename = "ociVersion", default)]
+    pub oci_version: String,
+    /// `annotations`.
+    #[serde(default)]
+    pub annotations: Option<std::collections::HashMap<String, String>>,
+    /// `hooks`.
+    #[serde(default)]
+    pub hooks: Option<Hooks>,
+}
+
+impl SpecHooks {
+    /// The hooks of `kind`.
+    pub fn of(&self, kind: Kind) -> &[Hook] {
+        of_hooks(self.hooks.as_ref(), kind)
+    }
+
+    /// The state document on a hook's stdin (runtime-spec "State").
+    pub fn state_json(&self, id: &str, kind: Kind, pid: i32, bundle: &Path) -> Vec<u8> {
+        let doc = serde_json::json!({
+            "ociVersion": self.oci_version,
+            "id": id,
+            "status": kind.status(),
+            "pid": pid,
+            "bundle": bundle,
+            "annotations": self.annotations.clone().unwrap_or_default(),
+        });
+        doc.to_string().into_bytes()
+    }
 }
 
 /// Runs the hooks of `kind` in order in this process; the first failure ends the run and is

@@ -207,18 +207,20 @@ struct PodUserns {
 /// container joins that user namespace (the init's rule), so its image layers are idmapped
 /// with it: the pod's root owns the image as root does (pinhole-strict's pods).
 fn pod_userns(bundle: &Path) -> Option<PodUserns> {
+    // The namespaces only, as plain JSON: the shim carries no typed parser of the whole spec
+    // (the setup helper validates it).
     let text = std::fs::read(bundle.join("config.json")).ok()?;
-    let spec: oci_spec::runtime::Spec = serde_json::from_slice(&text).ok()?;
-    let namespaces = spec.linux().as_ref()?.namespaces().clone()?;
+    let spec: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    let namespaces = spec.get("linux")?.get("namespaces")?.as_array()?;
     if namespaces
         .iter()
-        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        .any(|n| n.get("type") == Some(&"user".into()))
     {
         return None;
     }
     namespaces
         .iter()
-        .filter_map(|n| n.path().as_ref())
+        .filter_map(|n| n.get("path")?.as_str().map(Path::new))
         .find_map(|p| {
             let owner =
                 pinhole_sandbox::init::namespaces::foreign_owner(&std::fs::File::open(p).ok()?)?;
