@@ -280,8 +280,14 @@ fn serve(req: &Request) -> Result<Served, (Kind, String)> {
         } => {
             let policy = load(policy)?;
             let root = Root::new(root).map_err(fail)?;
-            let process: oci_spec::runtime::Process = serde_json::from_slice(process)
-                .map_err(|e| (Kind::Invalid, format!("process spec: {e}")))?;
+            let de = &mut serde_json::Deserializer::from_slice(process);
+            let process: oci_spec::runtime::Process = serde_path_to_error::deserialize(de)
+                .map_err(|e| {
+                    (
+                        Kind::Invalid,
+                        format!("process spec: {}: {}", e.path(), e.inner()),
+                    )
+                })?;
             let opts = ExecOptions {
                 stdio: Stdio::default(),
                 console: *console,

@@ -10,6 +10,23 @@ use containerd_shim::protos::ttrpc;
 use super::process::{IoPaths, Process};
 use super::{errors, Service};
 
+/// The fields of an exec's OCI process the shim checks when containerd registers it (the
+/// setup helper parses the whole process when it starts): a typed parse of all of
+/// `oci_spec::runtime::Process` would put oci-spec's deserializers, and the regex engine its
+/// `execCPUAffinity` check uses, into every long-lived shim.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // parsed for their shape
+struct ExecCheck {
+    #[serde(default)]
+    args: Option<Vec<String>>,
+    cwd: String,
+    user: oci_spec::runtime::User,
+    #[serde(default)]
+    env: Option<Vec<String>>,
+    #[serde(default)]
+    terminal: Option<bool>,
+}
+
 impl Service {
     pub(super) fn do_exec(&self, req: ExecProcessRequest) -> ttrpc::Result<Empty> {
         let c = self.container(&req.id)?;
@@ -31,17 +48,17 @@ impl Service {
             errors::invalid_argument(format!("exec {:?}: missing process spec", req.exec_id))
         })?;
         let de = &mut serde_json::Deserializer::from_slice(&any.value);
-        // Checked here so a bad spec fails Exec, not Start; the setup helper parses it again.
-        let process: oci_spec::runtime::Process =
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                errors::invalid_argument(format!(
-                    "exec {:?}: process spec: {}: {}",
-                    req.exec_id,
-                    e.path(),
-                    e.inner()
-                ))
-            })?;
-        pinhole_sandbox::spec::check_user(process.user()).map_err(|e| {
+        // Its shape checked here so a bad spec fails Exec, not Start; the setup helper parses
+        // all of it at Start.
+        let process: ExecCheck = serde_path_to_error::deserialize(de).map_err(|e| {
+            errors::invalid_argument(format!(
+                "exec {:?}: process spec: {}: {}",
+                req.exec_id,
+                e.path(),
+                e.inner()
+            ))
+        })?;
+        pinhole_sandbox::spec::check_user(&process.user).map_err(|e| {
             errors::invalid_argument(format!("exec {:?}: process spec: {e}", req.exec_id))
         })?;
         let paths = IoPaths {
