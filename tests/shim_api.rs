@@ -1116,6 +1116,22 @@ fn task_lifecycle_refuses_bad_requests() {
         Code::NOT_FOUND,
         &["e2"],
     );
+    // The shim checks the shape of what it reads (args, cwd, user, env, terminal); the rest of
+    // the process is the setup helper's to parse at Start, with the field named.
+    let mut bad = Any::new();
+    bad.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Process".into();
+    bad.value = br#"{"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+        "capabilities": {"bounding": [5]}}"#
+        .to_vec();
+    s.exec_with(t, "e3", bad)
+        .expect("Exec of a process whose capabilities are malformed");
+    assert_status(
+        "Start of an exec with malformed capabilities",
+        s.start_task(t, "e3"),
+        Code::INVALID_ARGUMENT,
+        &["e3", "capabilities.bounding"],
+    );
+    s.assert_up("Start of an exec with malformed capabilities");
     assert_status(
         "Kill with an invalid signal",
         s.kill(t, "", 999),
