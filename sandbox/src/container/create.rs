@@ -394,6 +394,15 @@ pub fn create(
             .map_err(Error::io("chmod 0711 (user namespace)", &bundle.dir))?;
     }
     let mut spawned = spawn::spawn_init(&cfg, opts.stdio)?;
+    // The first stage goes into the cgroup at once, before it has done anything: on cgroup v1
+    // the write waits for an RCU grace period (cgroup_threadgroup_rwsem; 9-11 ms measured
+    // here, for runc too), which so overlaps with the init's exec and setup.
+    let first_stage = spawned.child.id() as i32;
+    if let Err(e) = cgroup.add_pid(first_stage) {
+        let _ = spawned.child.kill();
+        let _ = spawned.child.wait();
+        return Err(e.into());
+    }
     let mut progress = Progress::default();
     let result = spawn::handshake(&mut spawned, true, &mut progress, |step| match step {
         spawn::Step::Setup { pid, new_userns } => {
@@ -403,7 +412,9 @@ pub fn create(
             if let Some(policy) = &opts.policy {
                 check_effective_userns(policy, pid)?;
             }
-            cgroup.add_pid(pid)?;
+            if pid != first_stage {
+                cgroup.add_pid(pid)?;
+            }
             Ok(())
         }
         spawn::Step::Hooks { pid } => runtime_hooks(spec, id, pid, &bundle.dir),
