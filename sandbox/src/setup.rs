@@ -280,14 +280,8 @@ fn serve(req: &Request) -> Result<Served, (Kind, String)> {
         } => {
             let policy = load(policy)?;
             let root = Root::new(root).map_err(fail)?;
-            let de = &mut serde_json::Deserializer::from_slice(process);
-            let process: oci_spec::runtime::Process = serde_path_to_error::deserialize(de)
-                .map_err(|e| {
-                    (
-                        Kind::Invalid,
-                        format!("process spec: {}: {}", e.path(), e.inner()),
-                    )
-                })?;
+            let process: oci_spec::runtime::Process = crate::spec::from_json(process)
+                .map_err(|e| (Kind::Invalid, format!("process spec: {e}")))?;
             let opts = ExecOptions {
                 stdio: Stdio::default(),
                 console: *console,

@@ -100,6 +100,13 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Spec, SpecError> {
     })
 }
 
+/// Parses JSON `text` as a `T`; an error reads `PATH: PROBLEM` with the JSON path of the first
+/// problem (`args: invalid type: integer ...`), for the caller to prefix with what it read.
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, String> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| format!("{}: {}", e.path(), e.inner()))
+}
+
 /// Checks what the spec must hold to be run; returns the absolute rootfs path.
 fn check(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
     let root = spec

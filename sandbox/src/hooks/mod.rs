@@ -140,12 +140,34 @@ pub fn refuse(spec: &Spec, policy: &str) -> Result<(), HookError> {
 
 /// The OCI state document a hook reads on stdin.
 pub fn state_json(spec: &Spec, id: &str, kind: Kind, pid: i32, bundle: &Path) -> Vec<u8> {
-    let view = SpecHooks {
-        oci_version: spec.version().clone(),
-        annotations: spec.annotations().clone(),
-        hooks: None,
-    };
-    view.state_json(id, kind, pid, bundle)
+    state_document(
+        spec.version(),
+        spec.annotations().as_ref(),
+        id,
+        kind,
+        pid,
+        bundle,
+    )
+}
+
+/// The state document of [`state_json`] from its parts.
+fn state_document(
+    oci_version: &str,
+    annotations: Option<&std::collections::HashMap<String, String>>,
+    id: &str,
+    kind: Kind,
+    pid: i32,
+    bundle: &Path,
+) -> Vec<u8> {
+    let doc = serde_json::json!({
+        "ociVersion": oci_version,
+        "id": id,
+        "status": kind.status(),
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": annotations.cloned().unwrap_or_default(),
+    });
+    doc.to_string().into_bytes()
 }
 
 /// What the hooks need of a spec (its version, annotations and hooks), read without the rest:
@@ -173,15 +195,8 @@ impl SpecHooks {
 
     /// The state document on a hook's stdin (runtime-spec "State").
     pub fn state_json(&self, id: &str, kind: Kind, pid: i32, bundle: &Path) -> Vec<u8> {
-        let doc = serde_json::json!({
-            "ociVersion": self.oci_version,
-            "id": id,
-            "status": kind.status(),
-            "pid": pid,
-            "bundle": bundle,
-            "annotations": self.annotations.clone().unwrap_or_default(),
-        });
-        doc.to_string().into_bytes()
+        let annotations = self.annotations.as_ref();
+        state_document(&self.oci_version, annotations, id, kind, pid, bundle)
     }
 }
 

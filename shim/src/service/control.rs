@@ -61,17 +61,10 @@ impl Service {
         let any = req.resources.as_ref().ok_or_else(|| {
             errors::invalid_argument(format!("update task {:?}: no resources", req.id))
         })?;
-        let de = &mut serde_json::Deserializer::from_slice(&any.value);
-        let resources: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(de)
-            .map_err(|e| {
-                errors::invalid_argument(format!(
-                    "update task {:?}: resources: {}: {}",
-                    req.id,
-                    e.path(),
-                    e.inner()
-                ))
+        let mut resources: oci_spec::runtime::LinuxResources =
+            pinhole_sandbox::spec::from_json(&any.value).map_err(|e| {
+                errors::invalid_argument(format!("update task {:?}: resources: {e}", req.id))
             })?;
-        let mut resources = resources;
         // The container's policy bounds updates as it bounded the create.
         pinhole_sandbox::container::bounded_update(&self.root()?, &req.id, &mut resources)
             .map_err(|e| match e {

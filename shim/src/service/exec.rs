@@ -47,16 +47,10 @@ impl Service {
         let any = req.spec.as_ref().ok_or_else(|| {
             errors::invalid_argument(format!("exec {:?}: missing process spec", req.exec_id))
         })?;
-        let de = &mut serde_json::Deserializer::from_slice(&any.value);
         // Its shape checked here so a bad spec fails Exec, not Start; the setup helper parses
         // all of it at Start.
-        let process: ExecCheck = serde_path_to_error::deserialize(de).map_err(|e| {
-            errors::invalid_argument(format!(
-                "exec {:?}: process spec: {}: {}",
-                req.exec_id,
-                e.path(),
-                e.inner()
-            ))
+        let process: ExecCheck = pinhole_sandbox::spec::from_json(&any.value).map_err(|e| {
+            errors::invalid_argument(format!("exec {:?}: process spec: {e}", req.exec_id))
         })?;
         pinhole_sandbox::spec::check_user(&process.user).map_err(|e| {
             errors::invalid_argument(format!("exec {:?}: process spec: {e}", req.exec_id))

@@ -45,9 +45,8 @@ pub fn exec(root: &Root, a: ExecArgs) -> Result<u8> {
     let mut process = match &a.process {
         Some(f) => {
             let text = std::fs::read(f).with_context(|| format!("read {}", f.display()))?;
-            let de = &mut serde_json::Deserializer::from_slice(&text);
-            serde_path_to_error::deserialize(de)
-                .map_err(|e| anyhow::anyhow!("{}: {}: {}", f.display(), e.path(), e.inner()))?
+            pinhole_sandbox::spec::from_json(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?
         }
         None => {
             let mut p =

@@ -47,15 +47,8 @@ pub fn update(root: &Root, args: UpdateArgs) -> Result<u8> {
                 text = std::fs::read(path)
                     .with_context(|| format!("--resources {}", path.display()))?;
             }
-            let de = &mut serde_json::Deserializer::from_slice(&text);
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                anyhow::anyhow!(
-                    "--resources {}: {}: {}",
-                    path.display(),
-                    e.path(),
-                    e.inner()
-                )
-            })?
+            pinhole_sandbox::spec::from_json(&text)
+                .map_err(|e| anyhow::anyhow!("--resources {}: {e}", path.display()))?
         }
     };
     if let Some(m) = args.memory {
