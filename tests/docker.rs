@@ -8,12 +8,8 @@ mod containerd;
 #[path = "common/docker.rs"]
 mod docker;
 
+use containerd::{field, DOCKER_DEFAULT_CAPS};
 use docker::*;
-
-/// Docker's default capability set (CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID
-/// SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP), which is also the
-/// `pinhole` handler's ceiling.
-const DOCKER_DEFAULT_CAPS: u64 = 0xa80425fb;
 
 /// The `pinhole` ceiling held: capabilities within it, the ceiling's seccomp filter (plus
 /// Docker's own profile unless privileged), no_new_privs.

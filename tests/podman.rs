@@ -10,18 +10,9 @@ mod containerd;
 #[path = "common/podman.rs"]
 mod podman;
 
+use containerd::{field, DOCKER_DEFAULT_CAPS};
 use podman::*;
 use std::time::Duration;
-
-/// Docker's default capabilities (the `pinhole` handler's ceiling) as a `/proc` mask.
-const DOCKER_DEFAULT_CAPS: u64 = 0xa80425fb;
-
-/// The value of `name:` in `/proc/self/status` lines.
-fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
-    out.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-}
 
 /// `run --rm`: the container's stdout, stderr and exit code are podman's; a command not in
 /// PATH is podman's exit 127 (it recognises runc's wording).

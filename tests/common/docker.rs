@@ -22,8 +22,8 @@
 #![allow(dead_code)]
 
 use crate::containerd::{
-    mkdtemp, mount_points, repo_root, run_cmd, run_cmd_stdin, shim_bin, umount_below, wait_until,
-    Containerd, Out,
+    field, mkdtemp, mount_points, repo_root, run_cmd, run_cmd_stdin, shim_bin, umount_below,
+    wait_until, Containerd, Out,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -343,13 +343,6 @@ impl Drop for Docker {
 
 /// The lines of `/proc/self/status` a probe prints: capability sets, no_new_privs, seccomp.
 pub const PROBE: &str = "grep -E '^(CapEff|CapBnd|CapPrm|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status; cat /proc/self/uid_map";
-
-/// The value of `name:` in probe output.
-pub fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
-    out.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-}
 
 /// A hex capability mask of probe output.
 pub fn mask(out: &str, name: &str) -> u64 {

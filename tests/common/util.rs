@@ -360,3 +360,15 @@ pub fn require_root() {
         panic!("the pinhole integration tests must run as root");
     }
 }
+
+/// Docker's default capability set (CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID
+/// SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP), which is also the
+/// `pinhole` handler's ceiling, as a `/proc/PID/status` mask.
+pub const DOCKER_DEFAULT_CAPS: u64 = 0xa80425fb;
+
+/// The value of `name:` in `/proc/PID/status`-style output (a probe's).
+pub fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
